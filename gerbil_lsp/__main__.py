@@ -1,0 +1,5 @@
+"""`python -m gerbil_lsp` is the `gerbil-lsp` command."""
+
+from gerbil_lsp.cli import app
+
+app()
