@@ -199,6 +199,9 @@ def _print_latency() -> None:
 def _mount_parts() -> None:
     """Mount each part's commands. A part that is not installed is simply absent."""
     # One line per part, added as each part lands.
+    from gerbil_lsp.core.index.cli import index_app  # core: index build | lookup | drift
+
+    app.add_typer(index_app, name="index")
 
 
 _mount_parts()

@@ -18,3 +18,22 @@ def test_replace_is_all_or_nothing(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["data.jsonl"]
     write_text_atomic(target, "new\n")
     assert target.read_text() == "new\n"
+
+
+def test_new_files_get_normal_permissions_and_existing_keep_theirs(tmp_path):
+    fresh = tmp_path / "fresh.txt"
+    write_text_atomic(fresh, "x")
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    private = tmp_path / "private.txt"
+    private.write_text("old")
+    private.chmod(0o600)
+    write_text_atomic(private, "new")
+    assert private.stat().st_mode & 0o777 == 0o600
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,210 @@
+"""The built index: docs + source merge, drift, imports, resolution, storage."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from gerbil_lsp.core.index import (
+    Arity,
+    ImportSpec,
+    IndexLoadError,
+    IndexVersionError,
+    Symbol,
+    SymbolIndex,
+    build_index,
+    default_index,
+    load_index,
+)
+from gerbil_lsp.core.reader import read_source
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "index"
+
+
+@pytest.fixture(scope="module")
+def idx() -> SymbolIndex:
+    return build_index(FIX / "docs", FIX / "gerbil-src")
+
+
+def test_prelude_complete_only_with_source(idx):
+    assert idx.prelude_complete() and idx.has_source
+    docs_only = build_index(FIX / "docs", None)
+    assert not docs_only.prelude_complete()
+    assert "hash-get" in docs_only.prelude()
+    assert docs_only.drift() == []
+
+
+def test_lookup_merges_docs_into_source(idx):
+    first = idx.lookup("hash-get")[0]
+    assert first.module is None  # prelude first
+    assert first.documented and first.exported
+    assert first.arity == Arity(2, 2)
+    assert first.source_path.endswith("gerbil/runtime/hash.ss")  # extern resolved to the runtime def
+    assert first.doc_url.endswith("tables.html#hash-get")
+    assert "#f" in first.summary
+
+
+def test_root_syntax_and_phase1_names_in_prelude(idx):
+    pre = idx.prelude()
+    assert {"begin", "if", "%#if", "_", "else"} <= pre
+    assert "when-let" in pre
+
+
+def test_exports_and_modules(idx):
+    assert ":acme/shapes" in idx.modules()
+    assert "point-x" in idx.exports(":acme/shapes")
+    assert "internal-helper" not in idx.exports(":acme/shapes")
+    assert idx.exports(":gerbil/core") == idx.exports(None)
+    assert idx.modules_exporting("greet")[0] == ":acme/util"  # documented home first
+
+
+def test_drift_with_rename_suggestion(idx):
+    drift = {(d.module, d.name): d for d in idx.drift()}
+    assert set(drift) == {(None, "ghost-proc"), (":acme/shapes", "point-z"),
+                          (":acme/shapes", "hello-world")}
+    assert drift[(":acme/shapes", "hello-world")].suggestions[0] == "hello-world!"
+    ghost = idx.lookup("ghost-proc")
+    assert ghost and not ghost[0].exported and ghost[0].documented
+
+
+def test_resolve_plain_and_prelude(idx):
+    assert idx.resolve("greet", [":acme/util"]).module == ":acme/util"
+    assert idx.resolve("car", []).module is None
+    assert idx.resolve("greet", []) is None
+    assert idx.resolve("internal-helper", [":acme/shapes"]) is None
+
+
+def _imports(idx, code, path=None):
+    return idx.file_imports(read_source(code), path)
+
+
+def test_only_in_prefix_in_rename_in_except_in(idx):
+    specs = _imports(idx, """
+(import (only-in :acme/util greet tally)
+        (prefix-in :acme/shapes s:)
+        (rename-in (except-in :acme/api low) (high top))
+        (for-syntax :acme/gen))
+""")
+    assert [s.module for s in specs] == [":acme/util", ":acme/shapes", ":acme/api", ":acme/gen"]
+    assert specs[3].phase == 1
+    vis = idx.visible_names(specs)
+    assert "greet" in vis and "tally" in vis
+    assert "s:point-x" in vis and "point-x" not in vis
+    assert "top" in vis and "high" not in vis and "low" not in vis
+    assert "red-get" not in vis  # for-syntax import
+    assert "car" in vis  # prelude
+    assert idx.resolve("s:point-x", specs).name == "point-x"
+    assert idx.resolve("top", specs).name == "high"
+    assert idx.resolve("salute", specs).module == ":acme/api"
+    assert idx.resolve("shape-version", specs) is not None
+    assert idx.resolve("configure", [specs[0]]) is None  # not in only-in
+
+
+def test_relative_imports_of_a_file(idx):
+    path = FIX / "gerbil-src" / "acme" / "sub" / "inner.ss"
+    specs = idx.file_imports(read_source(path.read_text()), path)
+    assert [s.module for s in specs] == [":acme/util", ":acme/shapes", ":acme/api"]
+    assert specs[1].path.endswith("acme/shapes.ss")
+    assert specs[2].ops == [("prefix", "api:")]
+    assert specs[0].line == 0 and specs[0].raw == "../util"
+
+
+def test_file_imports_inside_begin_and_cond_expand(idx):
+    specs = _imports(idx, "(begin (import :acme/util))\n(cond-expand (linux (import :acme/gen)) (else))")
+    assert [s.module for s in specs] == [":acme/util", ":acme/gen"]
+
+
+def test_local_definitions_via_index(idx):
+    defs = idx.local_definitions(read_source("(defstruct pt (a b))\n(def (f x) x)"))
+    assert {"pt", "make-pt", "pt?", "pt-a", "pt-b-set!", "f"} <= set(defs)
+    assert defs["f"].line == 1 and defs["f"].arity == Arity(1, 1)
+
+
+def test_save_load_roundtrip(idx, tmp_path):
+    p = tmp_path / "index.json.gz"
+    idx.save(p)
+    back = SymbolIndex.load(p)
+    assert back.stats() == idx.stats()
+    assert back.meta == idx.meta
+    a = sorted(json.dumps(s.to_json(), sort_keys=True) for s in idx.symbols())
+    b = sorted(json.dumps(s.to_json(), sort_keys=True) for s in back.symbols())
+    assert a == b
+    assert [d.to_json() for d in back.drift()] == [d.to_json() for d in idx.drift()]
+    assert back.prelude() == idx.prelude() and back.prelude_complete()
+    assert back.module_path(":acme/util").endswith("acme/util.ss")
+    idx.save(tmp_path / "again.json.gz")
+    assert (tmp_path / "again.json.gz").read_bytes() == p.read_bytes()  # deterministic
+
+
+def test_version_mismatch_is_a_clear_error(idx, tmp_path):
+    p = tmp_path / "old.json.gz"
+    idx.save(p)
+    doc = json.loads(gzip.decompress(p.read_bytes()))
+    doc["version"] = 0
+    p.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    with pytest.raises(IndexVersionError, match="gerbil-lsp index build"):
+        SymbolIndex.load(p)
+    (tmp_path / "junk.json.gz").write_bytes(b"not an index")
+    with pytest.raises(IndexLoadError, match="gerbil-lsp index build"):
+        SymbolIndex.load(tmp_path / "junk.json.gz")
+
+
+def test_load_index_prefers_user_index(idx, tmp_path, monkeypatch):
+    from gerbil_lsp.core import paths
+
+    assert load_index() is default_index()  # nothing built yet: the bundled one
+    idx.save(paths.index_file())
+    mine = load_index()
+    assert mine.prelude_complete() and mine.source_file == str(paths.index_file())
+
+
+def test_bundled_index_hash_get():
+    bundled = default_index()
+    assert bundled.bundled and not bundled.prelude_complete()
+    (s,) = [x for x in bundled.lookup("hash-get") if x.module is None]
+    assert s.arity == Arity(2, 2)
+    assert s.returns == "any"
+    assert "#f" in s.summary
+    assert s.doc_url == "https://cons.io/reference/gerbil/runtime/hash-tables.html#hash-get"
+    assert s.description is None  # facts only in the bundle
+    assert bundled.stats()["documented"] >= 2000
+    assert "bundled" in bundled.describe()
+
+
+def test_add_module_overlay(idx):
+    local = build_index(FIX / "docs", FIX / "gerbil-src")
+    local.add_module(":proj/x", [Symbol(name="fresh", arity=Arity(0, 0))], path="/tmp/x.ss")
+    assert local.resolve("fresh", [":proj/x"]).arity == Arity(0, 0)
+    assert local.module_for_path("/tmp/x.ss") == ":proj/x"
+    assert ImportSpec(":proj/x", ":proj/x").original_of("fresh") == "fresh"
+
+
+def test_docs_plus_project_without_gerbil_tree(tmp_path):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "gerbil.pkg").write_text("(package: mine)\n")
+    (proj / "tool.ss").write_text("(export run)\n(def (run x . more) x)\n")
+    idx = build_index(FIX / "docs", None, [proj])
+    assert not idx.has_source and not idx.prelude_complete() and idx.drift() == []
+    assert idx.resolve("run", [":mine/tool"]).arity == Arity(1, None)
+    assert idx.lookup("hash-get")[0].exported  # docs are taken at their word
+    assert idx.module_path(":mine/tool").endswith("tool.ss")
+
+
+def test_scan_files_indexes_project_modules_live(idx, tmp_path):
+    proj = tmp_path / "app"
+    proj.mkdir()
+    (proj / "gerbil.pkg").write_text("(package: app)\n")
+    (proj / "a.ss").write_text("(import :acme/util)\n(export (import: :acme/util) go)\n(def (go x) x)\n")
+    b_text = "(import ./a)\n(export #t)\n(defstruct cell (v))\n"
+    local = SymbolIndex(idx.symbols(), meta=idx.meta)
+    mods = local.scan_files([proj / "a.ss", proj / "b.ss"], results={proj / "b.ss": read_source(b_text)})
+    assert mods == [":app/a", ":app/b"]
+    assert local.resolve("go", [":app/a"]).arity == Arity(1, 1)
+    greet = local.resolve("greet", [":app/a"])  # re-exported from the index's :acme/util
+    assert greet.arity == Arity(1, 2) and greet.origin == ":acme/util"
+    assert {"cell", "make-cell", "cell-v"} <= local.exports(":app/b")
+    assert local.module_for_path(proj / "a.ss") == ":app/a"
