@@ -1,0 +1,194 @@
+"""A local transformers model directory (optionally a PEFT LoRA adapter on it).
+
+For evaluating a freshly trained adapter before it is exported to GGUF: the
+trainer's output directory loads as it is. ``hf:DIR`` takes a full model dir or
+an adapter dir (``adapter_config.json``, whose base must be on disk);
+``hf:BASE+ADAPTER`` names both. torch and transformers are imported only when
+the backend is first used, so the server starts fast without them. Like the
+embedded llama.cpp backend, generation runs on one worker thread and stops at
+the next token once its request is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from gerbil_lsp.server.backends.base import (
+    BackendError,
+    BackendUnavailable,
+    Completion,
+    Stopwatch,
+    cut_at_stop,
+)
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "install the train extra: pip install 'gerbil-lsp[train]'"
+
+
+class HFBackend:
+    name = "hf"
+    fim = True
+
+    def __init__(self, model_dir: str, *, adapter_dir: str | None = None, device: str | None = None) -> None:
+        path = Path(model_dir).expanduser()
+        if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
+            raise BackendUnavailable(
+                f"{path} is not a transformers model or PEFT adapter directory (no config.json / adapter_config.json)"
+            )
+        adapter = Path(adapter_dir).expanduser() if adapter_dir else None
+        if adapter is not None and not (adapter / "adapter_config.json").is_file():
+            raise BackendUnavailable(f"{adapter} is not a PEFT adapter directory (no adapter_config.json)")
+        if adapter is None and (path / "adapter_config.json").is_file():
+            adapter, path = path, self._adapter_base(path)
+        self.model_dir = path
+        self.adapter_dir = adapter
+        self.model = path.name + (f"+{adapter.name}" if adapter else "")
+        self.device = device
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-generate")
+        self._active: set[threading.Event] = set()
+        self.generations_started = 0
+        self.generations_stopped = 0
+
+    @staticmethod
+    def _adapter_base(adapter: Path) -> Path:
+        config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
+        base = Path(str(config.get("base_model_name_or_path") or "")).expanduser()
+        if not (base / "config.json").is_file():
+            raise BackendUnavailable(
+                f"{adapter}: its base model {str(base)!r} is not a local directory; use hf:BASE_DIR+{adapter}"
+            )
+        return base
+
+    def __repr__(self) -> str:
+        return f"HFBackend({self.model!r})"
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                try:
+                    import torch
+                    import transformers
+                except ImportError as exc:
+                    raise BackendUnavailable(f"{exc}; {INSTALL_HINT}") from None
+                device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+                try:
+                    tokenizer_dir = self.adapter_dir if self.adapter_dir and (
+                        (self.adapter_dir / "tokenizer.json").is_file()
+                        or (self.adapter_dir / "tokenizer_config.json").is_file()
+                    ) else self.model_dir
+                    self._tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_dir)
+                    model = transformers.AutoModelForCausalLM.from_pretrained(
+                        self.model_dir, dtype="auto"
+                    )
+                    if self.adapter_dir is not None:
+                        import peft
+
+                        model = peft.PeftModel.from_pretrained(model, self.adapter_dir)
+                except (OSError, ValueError, ImportError) as exc:
+                    raise BackendUnavailable(f"cannot load {self.model}: {exc}") from None
+                self._model = model.to(device).eval()
+            return self._model, self._tokenizer
+
+    def _generate(self, prompt: str, max_tokens: int, temperature: float, stop, flag: threading.Event) -> dict:
+        import torch
+        import transformers
+
+        model, tokenizer = self._load()
+        if flag.is_set():
+            return {"text": "", "finish_reason": "cancelled", "tokens": 0, "prompt_tokens": 0}
+        self.generations_started += 1
+
+        class Cancelled(transformers.StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return flag.is_set()
+
+        inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+        args: dict[str, Any] = {"max_new_tokens": max_tokens, "do_sample": temperature > 0}
+        if temperature > 0:
+            args["temperature"] = temperature
+        if stop:
+            args["stop_strings"] = list(stop)
+            args["tokenizer"] = tokenizer
+        try:
+            with torch.inference_mode():
+                out = model.generate(
+                    **inputs, stopping_criteria=transformers.StoppingCriteriaList([Cancelled()]),
+                    pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id, **args,
+                )
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"transformers: {exc}") from None
+        new = out[0][inputs["input_ids"].shape[1]:]
+        text = tokenizer.decode(new, skip_special_tokens=False)
+        eos = tokenizer.eos_token
+        if eos and text.endswith(eos):
+            text = text[: -len(eos)]
+        finish = "cancelled" if flag.is_set() else ("length" if len(new) >= max_tokens else "stop")
+        if flag.is_set():
+            self.generations_stopped += 1
+        return {"text": text, "finish_reason": finish, "tokens": int(len(new)),
+                "prompt_tokens": int(inputs["input_ids"].shape[1])}
+
+    async def _run(self, prompt: str, max_tokens: int, temperature: float, stop) -> dict:
+        flag = threading.Event()
+        self._active.add(flag)
+        future = asyncio.get_running_loop().run_in_executor(
+            self._worker, self._generate, prompt, max_tokens, temperature, stop, flag
+        )
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            flag.set()
+            raise
+        finally:
+            self._active.discard(flag)
+
+    async def complete(
+        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None
+    ) -> Completion:
+        clock = Stopwatch()
+        out = await self._run(prompt, max_tokens, temperature, stop)
+        text, _ = cut_at_stop(out["text"], stop)
+        return Completion(text=text, model=self.model, latency_ms=clock.ms(), tokens=out["tokens"],
+                          prompt_tokens=out["prompt_tokens"], finish_reason=out["finish_reason"],
+                          backend=self.name)
+
+    async def chat(
+        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None
+    ) -> Completion:
+        loop = asyncio.get_running_loop()
+        _, tokenizer = await loop.run_in_executor(self._worker, self._load)
+        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return await self.complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
+
+    def count_tokens(self, text: str) -> int:
+        _, tokenizer = self._load()
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    async def health(self) -> bool:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._worker, self._load)
+        except BackendUnavailable as exc:
+            log.warning("hf health: %s", exc)
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        for flag in list(self._active):
+            flag.set()
+
+        def release() -> None:
+            self._model = self._tokenizer = None
+
+        await asyncio.get_running_loop().run_in_executor(self._worker, release)
+        self._worker.shutdown(wait=False, cancel_futures=True)

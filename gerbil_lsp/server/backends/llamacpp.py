@@ -1,0 +1,209 @@
+"""A GGUF model inside the server process (llama-cpp-python, the ``[local]`` extra).
+
+For users with no model server at all: one GGUF file, plus an optional GGUF
+LoRA adapter (``lora_path``, what ``gerbil-lsp train`` exports). llama.cpp is
+blocking and not thread-safe, so generations run one at a time on a single
+worker thread; the event loop never waits on it. Cancelling the awaiting task
+sets a flag that a stopping criterion checks after every token, so a stale
+generation ends within one token. llama-cpp-python keeps the KV cache of the
+previous prompt and reuses the common prefix, which is why the prompt puts
+stable context first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from gerbil_lsp.server.backends.base import (
+    BackendError,
+    BackendUnavailable,
+    Completion,
+    Stopwatch,
+    cut_at_stop,
+)
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "install the local extra: pip install 'gerbil-lsp[local]'"
+
+
+def import_llama_cpp():
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise BackendUnavailable(f"llama-cpp-python is not installed ({exc}); {INSTALL_HINT}") from None
+    return llama_cpp
+
+
+class LlamaCppBackend:
+    name = "llamacpp"
+    fim = True
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        adapter_path: str | None = None,
+        num_ctx: int = 8192,
+        n_threads: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        path = Path(model_path).expanduser()
+        if not path.is_file():
+            raise BackendUnavailable(f"GGUF model not found: {path}; set model.model to a .gguf file")
+        adapter = Path(adapter_path).expanduser() if adapter_path else None
+        if adapter is not None and not adapter.is_file():
+            raise BackendUnavailable(f"GGUF LoRA adapter not found: {adapter}; set model.adapter to a .gguf file")
+        self.model_path = path
+        self.adapter_path = adapter
+        self.model = path.name + (f"+{adapter.name}" if adapter else "")
+        self.num_ctx = num_ctx
+        self.n_threads = n_threads
+        self.seed = seed
+        self._llama: Any = None
+        self._load_lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
+        self._active: set[threading.Event] = set()
+        self.generations_started = 0
+        self.generations_stopped = 0  # ended early by cancellation
+
+    def __repr__(self) -> str:
+        return f"LlamaCppBackend({self.model!r})"
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _load(self):
+        with self._load_lock:
+            if self._llama is None:
+                llama_cpp = import_llama_cpp()
+                try:
+                    self._llama = llama_cpp.Llama(
+                        model_path=str(self.model_path),
+                        lora_path=str(self.adapter_path) if self.adapter_path else None,
+                        n_ctx=self.num_ctx,
+                        n_threads=self.n_threads,
+                        seed=self.seed,
+                        verbose=False,
+                    )
+                except (ValueError, RuntimeError, OSError) as exc:
+                    raise BackendUnavailable(f"llama.cpp could not load {self.model}: {exc}") from None
+            return self._llama
+
+    def _generate(self, prompt: str, max_tokens: int, temperature: float, stop, flag: threading.Event) -> dict:
+        llama_cpp = import_llama_cpp()
+        llm = self._load()
+        if flag.is_set():
+            return {"choices": [{"text": "", "finish_reason": "cancelled"}]}
+        self.generations_started += 1
+        criteria = llama_cpp.StoppingCriteriaList([lambda _ids, _logits: flag.is_set()])
+        try:
+            out = llm.create_completion(
+                prompt, max_tokens=max_tokens, temperature=temperature, stop=stop or [],
+                stopping_criteria=criteria,
+            )
+        except (ValueError, RuntimeError) as exc:  # e.g. prompt longer than n_ctx
+            raise BackendError(f"llama.cpp: {exc}") from None
+        if flag.is_set():
+            self.generations_stopped += 1
+        return out
+
+    def _generate_chat(self, messages, max_tokens: int, temperature: float, stop, flag: threading.Event) -> dict:
+        llm = self._load()
+        self.generations_started += 1
+        parts: list[str] = []
+        finish = None
+        try:
+            for chunk in llm.create_chat_completion(
+                messages, max_tokens=max_tokens, temperature=temperature, stop=stop or [], stream=True
+            ):
+                if flag.is_set():
+                    self.generations_stopped += 1
+                    finish = "cancelled"
+                    break
+                choice = chunk["choices"][0]
+                parts.append(choice.get("delta", {}).get("content") or "")
+                finish = choice.get("finish_reason") or finish
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"llama.cpp: {exc}") from None
+        return {"choices": [{"text": "".join(parts), "finish_reason": finish}]}
+
+    async def _run(self, fn, *args) -> dict:
+        flag = threading.Event()
+        self._active.add(flag)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._worker, fn, *args, flag)
+        future.add_done_callback(_retrieve)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            flag.set()  # the worker stops after its current token
+            raise
+        finally:
+            self._active.discard(flag)
+
+    # ------------------------------------------------------------------ Backend
+
+    async def complete(
+        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None
+    ) -> Completion:
+        clock = Stopwatch()
+        out = await self._run(self._generate, prompt, max_tokens, temperature, stop)
+        return self._completion(out, clock, stop)
+
+    async def chat(
+        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None
+    ) -> Completion:
+        clock = Stopwatch()
+        out = await self._run(self._generate_chat, messages, max_tokens, temperature, stop)
+        return self._completion(out, clock, stop)
+
+    def _completion(self, out: dict, clock: Stopwatch, stop) -> Completion:
+        choice = out["choices"][0]
+        text, _ = cut_at_stop(choice.get("text") or "", stop)
+        usage = out.get("usage") or {}
+        return Completion(
+            text=text,
+            model=self.model,
+            latency_ms=clock.ms(),
+            tokens=usage.get("completion_tokens"),
+            prompt_tokens=usage.get("prompt_tokens"),
+            finish_reason=choice.get("finish_reason"),
+            backend=self.name,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        """Token count with the model's own vocabulary (loads the model if needed)."""
+        return len(self._load().tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    async def health(self) -> bool:
+        """True when the model (and adapter) load."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._worker, self._load)
+        except BackendUnavailable as exc:
+            log.warning("llamacpp health: %s", exc)
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        """Stop what runs, then free the model on the worker thread (never under a generation)."""
+        for flag in list(self._active):
+            flag.set()
+
+        def close() -> None:
+            llm, self._llama = self._llama, None
+            if llm is not None and hasattr(llm, "close"):
+                llm.close()
+
+        await asyncio.get_running_loop().run_in_executor(self._worker, close)
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def _retrieve(future) -> None:
+    """Mark a cancelled request's late error as seen (no 'never retrieved' warning)."""
+    if not future.cancelled():
+        future.exception()

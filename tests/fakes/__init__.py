@@ -1,0 +1,1 @@
+"""Loopback fakes of model services (Ollama, OpenAI-style), for the real SDKs to talk to."""
