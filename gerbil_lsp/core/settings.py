@@ -84,6 +84,8 @@ class DataSettings(_Section):
     projects: list[str] = Field(default_factory=list)
     output: str = "out/dataset"
     seed: int = 42
+    heldout_fraction: float = Field(0.05, ge=0.0, lt=1.0, description="share of source groups held out of training")
+    tokenizer: str | None = Field(None, description="the base model's tokenizer.json, for token counts in the report")
 
 
 class TrainSettings(_Section):
