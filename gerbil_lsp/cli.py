@@ -189,7 +189,7 @@ def _print_latency() -> None:
     for column in ("backend", "requests", "p50 ms", "p95 ms"):
         table.add_column(column)
     for backend, row in summary.items():
-        table.add_row(backend, str(row["count"]), f"{row['p50']:.0f}", f"{row['p95']:.0f}")
+        table.add_row(backend, str(row["requests"]), f"{row['p50_ms']:.0f}", f"{row['p95_ms']:.0f}")
     console.print(table)
 
 
@@ -202,6 +202,9 @@ def _mount_parts() -> None:
     from gerbil_lsp.core.index.cli import index_app  # core: index build | lookup | drift
 
     app.add_typer(index_app, name="index")
+    from gerbil_lsp.server.cli import serve  # server: gerbil-lsp serve [--tcp HOST:PORT]
+
+    app.command("serve")(serve)
 
 
 _mount_parts()

@@ -1,0 +1,16 @@
+"""The language server: index features with no model, model completions when one is configured."""
+
+from gerbil_lsp.server.app import GerbilLanguageServer, create_server
+
+
+def serve(tcp: str | None = None) -> None:
+    """Run over stdio, or on HOST:PORT when ``tcp`` is given."""
+    server = create_server()
+    if tcp:
+        host, _, port = tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+
+
+__all__ = ["GerbilLanguageServer", "create_server", "serve"]

@@ -1,0 +1,107 @@
+"""The one place the language server object is created; features register on it.
+
+`GerbilLanguageServer` holds what every feature shares: the effective settings,
+the symbol index, the per-version document analyses, and the model completer
+(None when no model is configured: the index features work without one).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from gerbil_lsp import __version__
+from gerbil_lsp.core.index import SymbolIndex, load_index
+from gerbil_lsp.core.settings import LoadedSettings, SettingsError, load_settings, validate
+from gerbil_lsp.server.analysis import Analysis, analyze
+
+log = logging.getLogger(__name__)
+
+
+def uri_to_path(uri: str) -> str | None:
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme == "file" else None
+
+
+class GerbilLanguageServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("gerbil-lsp", __version__)
+        self.settings: LoadedSettings = validate([])  # defaults until initialize names the workspace
+        self.index: SymbolIndex | None = None
+        self.model = None  # a ModelCompleter when a model is configured
+        self.workspace_root: str | None = None
+        self._analyses: dict[str, Analysis] = {}
+
+    # -- settings and index ------------------------------------------------------------
+    def configure(self, root: str | None, init_options: dict | None) -> None:
+        """Load settings for the workspace and the index they name. Bad settings: tell the user, keep defaults."""
+        self.workspace_root = root
+        self._init_options = init_options or {}
+        try:
+            self.settings = load_settings(root, self._init_options)
+        except SettingsError as exc:
+            self.show(str(exc), types.MessageType.Error)
+        self._load_index()
+
+    def _load_index(self) -> None:
+        try:
+            self.index = load_index(self.settings.settings.index.path)
+        except Exception as exc:  # a broken index file must not take the server down
+            self.show(f"gerbil-lsp: could not load the symbol index ({exc}); using the bundled one", types.MessageType.Warning)
+            self.index = load_index(None)
+        self._analyses.clear()
+
+    def reload_settings(self, changes: dict | None) -> None:
+        if changes:
+            self._init_options = {**getattr(self, "_init_options", {}), **changes}
+        old_index_path = self.settings.settings.index.path
+        try:
+            self.settings = load_settings(self.workspace_root, getattr(self, "_init_options", {}))
+        except SettingsError as exc:
+            self.show(str(exc), types.MessageType.Error)
+            return
+        if self.settings.settings.index.path != old_index_path:
+            self._load_index()
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        try:
+            self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        except Exception:  # before initialize there is no client to tell
+            log.warning("%s", message)
+
+    # -- documents ---------------------------------------------------------------------
+    def analysis(self, uri: str) -> Analysis | None:
+        """The analysis of the open document's current version (cached per version)."""
+        document = self.workspace.text_documents.get(uri)
+        if document is None or self.index is None:
+            return None
+        cached = self._analyses.get(uri)
+        if cached is not None and cached.version == document.version and cached.result.text == document.source:
+            return cached
+        fresh = analyze(document.source, uri, self.index, document.version, uri_to_path(uri))
+        self._analyses[uri] = fresh
+        return fresh
+
+    def forget(self, uri: str) -> None:
+        self._analyses.pop(uri, None)
+
+
+def create_server() -> GerbilLanguageServer:
+    """A server with every feature registered."""
+    from gerbil_lsp.server.features import register_all
+
+    server = GerbilLanguageServer()
+    register_all(server)
+    return server
+
+
+def root_of(params: types.InitializeParams) -> str | None:
+    if params.root_uri:
+        return uri_to_path(params.root_uri)
+    if params.workspace_folders:
+        return uri_to_path(params.workspace_folders[0].uri)
+    return params.root_path or str(Path.cwd())

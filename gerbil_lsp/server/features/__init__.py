@@ -1,0 +1,22 @@
+"""One module per LSP method (pygls examples style); `register_all` wires them onto the server."""
+
+from __future__ import annotations
+
+
+def register_all(server) -> None:
+    from gerbil_lsp.server.features import (
+        code_actions,
+        commands,
+        completion,
+        definition,
+        diagnostics,
+        document_symbol,
+        hover,
+        inline_completion,
+        lifecycle,
+        signature_help,
+    )
+
+    for module in (lifecycle, diagnostics, completion, hover, signature_help, definition, document_symbol,
+                   code_actions, inline_completion, commands):
+        module.register(server)

@@ -1,0 +1,78 @@
+"""textDocument/publishDiagnostics, debounced on change.
+
+Reader errors, unbound identifiers (with the modules that export them), wrong
+arity for known procedures, and names the docs show but the source no longer
+exports. Errors use Error severity because OpenCode forwards only errors to
+its model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from lsprotocol import types
+
+from gerbil_lsp.server.features.positions import range_of
+
+_pending: dict[str, asyncio.Task] = {}
+
+_SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning}
+
+
+def diagnostics_for(server, uri: str) -> list[types.Diagnostic]:
+    analysis = server.analysis(uri)
+    if analysis is None:
+        return []
+    options = server.settings.settings.diagnostics
+    wanted = {"unbound": options.unbound, "arity": options.arity, "doc-drift": options.drift}
+    out = []
+    for problem in analysis.problems:
+        if not wanted.get(problem.code, True):
+            continue
+        data = {"name": problem.name, "modules": list(problem.modules)} if problem.modules else None
+        out.append(types.Diagnostic(
+            range=range_of(analysis, problem.start, problem.end),
+            message=problem.message,
+            severity=_SEVERITY[problem.severity],
+            code=problem.code,
+            source="gerbil-lsp",
+            data=data,
+        ))
+    return out
+
+
+def publish(server, uri: str) -> None:
+    if uri in server.workspace.text_documents:
+        server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics_for(server, uri))
+        )
+
+
+def schedule(server, uri: str, delay_ms: int | None = None) -> None:
+    """Publish after the debounce; a newer change replaces the pending run."""
+    delay = server.settings.settings.diagnostics.debounce_ms if delay_ms is None else delay_ms
+    previous = _pending.pop(uri, None)
+    if previous is not None:
+        previous.cancel()
+
+    async def later() -> None:
+        if delay:
+            await asyncio.sleep(delay / 1000)
+        _pending.pop(uri, None)
+        publish(server, uri)
+
+    _pending[uri] = asyncio.get_running_loop().create_task(later())
+
+
+def register(server) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    async def did_open(params: types.DidOpenTextDocumentParams) -> None:
+        schedule(server, params.text_document.uri, delay_ms=0)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    async def did_change(params: types.DidChangeTextDocumentParams) -> None:
+        schedule(server, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    async def did_save(params: types.DidSaveTextDocumentParams) -> None:
+        schedule(server, params.text_document.uri, delay_ms=0)

@@ -1,0 +1,39 @@
+"""textDocument/documentSymbol: the file's top-level definitions (generated names nested under their form)."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+_KIND = {
+    "procedure": types.SymbolKind.Function,
+    "macro": types.SymbolKind.Function,
+    "syntax": types.SymbolKind.Function,
+    "struct": types.SymbolKind.Struct,
+    "class": types.SymbolKind.Class,
+    "error-class": types.SymbolKind.Class,
+    "method": types.SymbolKind.Method,
+    "interface": types.SymbolKind.Interface,
+    "value": types.SymbolKind.Variable,
+    "parameter": types.SymbolKind.Variable,
+    "alias": types.SymbolKind.Variable,
+}
+
+
+def register(server) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def document_symbol(params: types.DocumentSymbolParams) -> list[types.DocumentSymbol] | None:
+        analysis = server.analysis(params.text_document.uri)
+        if analysis is None:
+            return None
+        symbols = []
+        for name, local in analysis.definitions.items():
+            if local.generated_by and local.generated_by != name:
+                continue
+            start = types.Position(line=local.line, character=local.character)
+            end = types.Position(line=local.end_line if local.end_line is not None else local.line,
+                                 character=local.end_character if local.end_character is not None else local.character)
+            symbols.append(types.DocumentSymbol(
+                name=name, detail=local.signature or local.kind, kind=_KIND.get(local.kind, types.SymbolKind.Variable),
+                range=types.Range(start=start, end=end), selection_range=types.Range(start=start, end=start),
+            ))
+        return symbols

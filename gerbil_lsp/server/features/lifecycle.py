@@ -1,0 +1,60 @@
+"""initialize, document sync and workspace/didChangeConfiguration.
+
+Settings come from the settings model with the editor's initializationOptions
+on top; a configuration change re-reads them and re-tunes the model in place.
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from gerbil_lsp.server.app import root_of
+from gerbil_lsp.server.features.diagnostics import schedule
+
+
+def register(server) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(params: types.InitializeParams) -> None:
+        server.configure(root_of(params), params.initialization_options or None)
+        _start_model(server)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
+        changes = params.settings
+        if isinstance(changes, dict) and isinstance(changes.get("gerbil-lsp"), dict):
+            changes = changes["gerbil-lsp"]
+        server.reload_settings(changes if isinstance(changes, dict) else None)
+        if server.model is not None:
+            await server.model.apply_settings(server.settings.settings)
+        else:
+            _start_model(server)
+        for uri in list(server.workspace.text_documents):
+            server.forget(uri)
+            schedule(server, uri, delay_ms=0)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(params: None) -> None:
+        if server.model is not None:
+            await server.model.aclose()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(params: types.DidCloseTextDocumentParams) -> None:
+        server.forget(params.text_document.uri)
+        server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
+        )
+
+
+def _start_model(server) -> None:
+    """Build the model completer when a model is configured (never fatal: index features still work)."""
+    try:
+        from gerbil_lsp.server.completion import ModelCompleter
+    except ImportError:
+        return
+    try:
+        server.model = ModelCompleter.from_settings(
+            server.settings.settings, index=server.index, workspace_root=server.workspace_root
+        )
+    except Exception as exc:
+        server.show(f"gerbil-lsp: model completions are off: {exc}", types.MessageType.Warning)
+        server.model = None

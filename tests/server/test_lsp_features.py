@@ -1,0 +1,177 @@
+"""The index features through a real `gerbil-lsp serve` process over stdio (pytest-lsp).
+
+Two indexes: the bundled docs-only one (zero configuration: completion, hover,
+signatures, arity) and one built from a small Gerbil-like source tree written
+for these tests (complete prelude: unbound identifiers and their quick fix).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from gerbil_lsp.core.index import build_index
+
+FIXTURE_SRC = Path(__file__).resolve().parents[1] / "fixtures" / "server" / "gerbil-src"
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "gerbil_lsp", "serve"]))
+async def client(lsp_client: LanguageClient):
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def open_doc(client: LanguageClient, root: Path, text: str, name: str = "main.ss", init: dict | None = None) -> str:
+    await client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(),
+        root_uri=root.as_uri(),
+        initialization_options={"diagnostics": {"debounce_ms": 0}, **(init or {})},
+    ))
+    uri = (root / name).as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="gerbil", version=1, text=text)))
+    return uri
+
+
+async def diagnostics(client: LanguageClient, uri: str, version_hint: int = 1) -> list[types.Diagnostic]:
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    return client.diagnostics[uri]
+
+
+@pytest.fixture
+def complete_index(tmp_path) -> str:
+    path = tmp_path / "index.json.gz"
+    build_index(None, FIXTURE_SRC).save(path)
+    return str(path)
+
+
+def labels(result) -> list[str]:
+    items = result.items if isinstance(result, types.CompletionList) else result
+    return [item.label for item in items]
+
+
+async def test_completion_offers_locals_prelude_and_imports(client: LanguageClient, tmp_path):
+    text = "(import :std/iter)\n(def (count-keys table)\n  (let ((total 0))\n    (hash-\n    tot))\n"
+    uri = await open_doc(client, tmp_path, text)
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=3, character=9)))
+    names = labels(result)
+    assert "hash-get" in names and "hash-put!" in names
+    hash_get = next(item for item in result.items if item.label == "hash-get")
+    assert "(hash-get hash key)" in hash_get.detail and hash_get.label_details.description == "prelude"
+    assert hash_get.additional_text_edits is None
+
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=4, character=7)))
+    assert "total" in labels(result)
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=3, character=8)))
+    assert "count-keys" not in labels(result) and "hash-get" in labels(result)  # prefix "has" filters
+
+
+async def test_completion_from_unimported_module_adds_the_import(client: LanguageClient, tmp_path):
+    text = "(import :std/iter)\n\n(def (load-config port)\n  (read-js))\n"
+    uri = await open_doc(client, tmp_path, text)
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=3, character=10)))
+    item = next(item for item in result.items if item.label == "read-json")
+    assert item.label_details.description == ":std/text/json"
+    (edit,) = item.additional_text_edits
+    assert edit.new_text == " :std/text/json"
+    assert edit.range.start == types.Position(line=0, character=17)  # just before the import form's ')'
+
+
+async def test_hover_shows_arity_module_and_doc_link(client: LanguageClient, tmp_path):
+    uri = await open_doc(client, tmp_path, "(def h (make-hash-table))\n(hash-get h 'a)\n")
+    hover = await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=1, character=3)))
+    assert hover is not None
+    value = hover.contents.value
+    assert "(hash-get hash key)" in value and "arity 2" in value and "prelude" in value
+    assert "#f" in value and "https://cons.io/reference/gerbil/runtime/hash-tables.html#hash-get" in value
+    assert hover.range == types.Range(start=types.Position(line=1, character=1), end=types.Position(line=1, character=9))
+
+
+async def test_signature_help_tracks_the_active_parameter(client: LanguageClient, tmp_path):
+    uri = await open_doc(client, tmp_path, "(hash-get table )\n")
+    help_ = await client.text_document_signature_help_async(types.SignatureHelpParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=0, character=16)))
+    assert help_.signatures[0].label.startswith("(hash-get hash key)")
+    assert [p.label for p in help_.signatures[0].parameters] == ["hash", "key"]
+    assert help_.active_parameter == 1
+
+
+async def test_reader_and_arity_errors_are_published_as_errors(client: LanguageClient, tmp_path):
+    uri = await open_doc(client, tmp_path, "(def (f h)\n  (hash-get h 'k 'default))\n(def (g x) (list x\n")
+    found = await diagnostics(client, uri)
+    by_code = {d.code: d for d in found}
+    assert by_code["arity"].severity == types.DiagnosticSeverity.Error
+    assert "takes 2 arguments, given 3" in by_code["arity"].message
+    assert by_code["arity"].range.start == types.Position(line=1, character=3)
+    assert by_code["unclosed"].severity == types.DiagnosticSeverity.Error
+    assert "2:" not in by_code["unclosed"].message or "3:" in by_code["unclosed"].message
+    assert "unbound" not in by_code  # the bundled docs-only index never claims a name is unbound
+
+
+async def test_unbound_identifier_with_quick_fix(client: LanguageClient, tmp_path, complete_index):
+    text = "(import :gerbil/core)\n(def (load port)\n  (let ((data (read-json port)))\n    (hash-table-ref data 'k)))\n"
+    uri = await open_doc(client, tmp_path, text, init={"index": {"path": complete_index}})
+    found = await diagnostics(client, uri)
+    messages = {d.message: d for d in found}
+    assert "unbound identifier 'read-json' (exported by :std/text/json)" in messages
+    assert "unbound identifier 'hash-table-ref'" in messages
+    assert all(d.severity == types.DiagnosticSeverity.Error for d in found)
+    assert not any("'data'" in m or "'port'" in m or "'load'" in m for m in messages)  # locals are bound
+
+    diagnostic = messages["unbound identifier 'read-json' (exported by :std/text/json)"]
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+    (action,) = actions
+    assert action.title == "Import :std/text/json (for read-json)"
+    (edit,) = action.edit.changes[uri]
+    assert edit.new_text == " :std/text/json" and edit.range.start == types.Position(line=0, character=20)
+
+
+async def test_definition_and_document_symbols(client: LanguageClient, tmp_path):
+    text = "(defstruct point (x y))\n\n(def (norm p)\n  (+ (point-x p) (point-y p)))\n\n(norm (make-point 1 2))\n"
+    uri = await open_doc(client, tmp_path, text)
+    location = await client.text_document_definition_async(types.DefinitionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=5, character=2)))
+    assert location[0].uri == uri and location[0].range.start.line == 2
+    symbols = await client.text_document_document_symbol_async(types.DocumentSymbolParams(
+        text_document=types.TextDocumentIdentifier(uri=uri)))
+    names = [s.name for s in symbols]
+    assert "point" in names and "norm" in names
+    assert "point-x" not in names  # generated accessors are not listed as their own symbols
+
+
+async def test_did_change_configuration_switches_the_index(client: LanguageClient, tmp_path, complete_index):
+    uri = await open_doc(client, tmp_path, "(import :gerbil/core)\n(frobnicate 1)\n")
+    assert not [d for d in await diagnostics(client, uri) if d.code == "unbound"]
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"gerbil-lsp": {"index": {"path": complete_index}}}))
+    for _ in range(20):
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        if any(d.code == "unbound" for d in client.diagnostics[uri]):
+            break
+    assert any("'frobnicate'" in d.message for d in client.diagnostics[uri])
+
+
+async def test_debounced_changes_publish_for_the_latest_text(client: LanguageClient, tmp_path):
+    uri = await open_doc(client, tmp_path, "(list 1 2)\n", init={"diagnostics": {"debounce_ms": 100}})
+    await diagnostics(client, uri)
+    for version, text in enumerate(["(list 1 2", "(list 1 2)\n(", "(list 1 2)\n(hash-get 1)\n"], start=2):
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.sleep(0.3)
+    codes = [d.code for d in client.diagnostics[uri]]
+    assert codes == ["arity"]
