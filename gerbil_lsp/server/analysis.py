@@ -24,7 +24,8 @@ _LET_LIKE = {"let", "let*", "letrec", "letrec*", "let-values", "let*-values", "l
              "when-let", "if-let", "and-let*", "let-hash", "with", "with*", "fluid-let", "parameterize",
              "let-syntax", "letrec-syntax", "do", "for", "for*", "for/collect", "for/fold", "for/foldr",
              "for/and", "for/or", "for/vector", "for/list", "while-let", "receive", "with-id", "with-syntax",
-             "with-syntax*", "using", "with-lock", "with-catch", "chain", "defrules", "defrule"}
+             "with-syntax*", "using", "with-lock", "with-catch", "chain", "defrules", "defrule",
+             "let/cc", "let/esc", "lambda/cc", "with-destroy", "with-result", "with-output-to-string"}
 # Forms whose whole body is a pattern/template language: names inside are not references.
 _OPAQUE = {"quote", "syntax", "quasisyntax", "defrules", "defrule", "defsyntax", "define-syntax",
            "defsyntax-for-match", "syntax-rules", "syntax-case", "syntax-parse", "begin-syntax", "for-syntax",
@@ -35,7 +36,8 @@ _OPAQUE = {"quote", "syntax", "quasisyntax", "defrules", "defrule", "defsyntax",
            "defenum", "defsyntax-for-import", "defsyntax-for-export", "package:", "namespace:", "foreign",
            "defcompile-method", "define-type", "define-record-type", "define-structure", "defcall"}
 _MATCH_LIKE = {"match", "match*", "with", "with*", "lambda-match", "match-lambda", "def/c", "defmatch",
-               "case", "ecase", "<-", "<<", "try", "catch", "guard", "handler-case", "syntax-case"}
+               "case", "ecase", "<-", "<<", "try", "catch", "guard", "handler-case", "syntax-case",
+               "ast-case", "ast-rules", "core-ast-case", "core-syntax-case", "match-ast"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,10 @@ class Analysis:
     @cached_property
     def imports(self) -> list[ImportSpec]:
         return self.index.file_imports(self.result, self.path)
+
+    @cached_property
+    def imported_modules(self) -> set[str]:
+        return {spec.module for spec in self.imports if spec.module}
 
     @cached_property
     def definitions(self) -> dict[str, LocalDefinition]:
@@ -116,11 +122,14 @@ def _formals(node: Node) -> Iterator[str]:
         return
     if node.kind is not NodeKind.LIST:
         return
-    for child in node.children:
+    for position, child in enumerate(node.children):
         if child.kind is NodeKind.SYMBOL:
             yield child.value
         elif child.kind is NodeKind.LIST and child.children:
-            yield from _formals(child.children[0])  # (opt default), or a curried head
+            if position == 0:
+                yield from _formals(child)  # curried: (def ((make-adder n) x) ...)
+            else:
+                yield from _formals(child.children[0])  # (opt default)
 
 
 def _let_bindings(node: Node) -> Iterator[str]:
@@ -152,10 +161,12 @@ def _bound_names(form: Node) -> set[str]:
             continue
         if head in _LAMBDA_LIKE or head.startswith("def"):
             bound.update(_formals(args[0]))
-            if head == "case-lambda":
+            if head in ("case-lambda", "def*", "defcase"):
                 for clause in args:
                     if clause.kind is NodeKind.LIST and clause.children:
                         bound.update(_formals(clause.children[0]))
+        elif head in ("with", "with*", "catch", "receive"):
+            bound.update(_symbols_in(args[0]))  # patterns: every variable in them
         elif head in _LET_LIKE:
             first = args[0]
             if first.kind is NodeKind.SYMBOL and len(args) > 1 and args[1].kind is NodeKind.LIST:  # named let
@@ -169,8 +180,12 @@ def _bound_names(form: Node) -> set[str]:
     return bound
 
 
-def _references(node: Node, quasi_depth: int = 0) -> Iterator[Node]:
-    """Symbols in evaluated positions: skips quoted data, pattern/template forms and method names."""
+def _references(node: Node, opaque=lambda head: False, quasi_depth: int = 0) -> Iterator[Node]:
+    """Symbols in evaluated positions: skips quoted data, pattern/template forms and method names.
+
+    ``opaque(head)`` says a form is a macro whose syntax we do not know (defined in this
+    file, or not known at all): its head is still checked, its arguments are not.
+    """
     stack: list[tuple[Node, int]] = [(node, quasi_depth)]
     while stack:
         current, depth = stack.pop()
@@ -197,13 +212,16 @@ def _references(node: Node, quasi_depth: int = 0) -> Iterator[Node]:
         head = current.head
         if depth == 0 and head in _OPAQUE:
             continue
+        if depth == 0 and head is not None and opaque(head):
+            stack.append((current.children[0], depth))
+            continue
         children = current.children
         if current.delimiter == "{":
             children = children[1:]  # {method obj args...}: the method name is not a variable
         stack.extend((child, depth) for child in reversed(children))
 
 
-_IGNORED = {"_", "...", "<>", "<...>", ".", "else", "=>", "unquote", "unquote-splicing"}
+_IGNORED = {"_", "...", "<>", "<...>", ".", "else", "=>", "unquote", "unquote-splicing", "@method"}
 
 
 def _ignorable(name: str) -> bool:
@@ -214,6 +232,7 @@ def _ignorable(name: str) -> bool:
         or name.startswith(":")
         or ("." in name.strip(".") and not name.startswith("."))  # obj.field under `using`
         or name.startswith("%#")
+        or name.startswith("$")  # grammar actions' positional variables
     )
 
 
@@ -222,20 +241,27 @@ def check_references(analysis: Analysis) -> list[Problem]:
     index = analysis.index
     settings_unbound = index.prelude_complete()
     top_level = set(analysis.definitions)
+    macros = {name for name, d in analysis.definitions.items() if d.kind in ("macro", "syntax")}
     visible = analysis.visible
     problems: list[Problem] = []
     for form in analysis.result.forms:
         if form.kind is not NodeKind.LIST or form.head in _OPAQUE:
             continue
         local = _bound_names(form) | top_level
-        for sym in _references(form):
+
+        def opaque(head: str, local=local) -> bool:
+            if head in macros:
+                return True
+            return head not in local and head not in visible
+
+        for sym in _references(form, opaque):
             name = sym.value
             if name in local or _ignorable(name):
                 continue
             if name in visible:
                 continue
             drift = analysis.drift_by_name.get(name)
-            if drift is not None:
+            if drift is not None and (drift.module in analysis.imported_modules or drift.in_prelude):
                 hint = f"; did you mean {', '.join(drift.suggestions[:3])}?" if drift.suggestions else ""
                 problems.append(Problem(sym.start, sym.end,
                                         f"'{name}' is in the docs of {drift.module or 'the prelude'} but the source no longer exports it{hint}",

@@ -1,0 +1,94 @@
+"""Diagnostics benchmark: time on a 5,000-line file, and precision over a Gerbil source tree.
+
+    python bench/lsp_diagnostics.py [--gerbil-src DIR] [--docs DIR]
+
+Precision: the Gerbil source tree compiles, so every error we report on it is
+a false positive. Prints the share of files with zero errors and the names
+behind the most false errors (the main causes to fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from gerbil_lsp.core.index import build_index, default_index
+from gerbil_lsp.server.analysis import analyze
+
+console = Console()
+
+SAMPLE_FORM = """(def (count-words-{n} text)
+  (let ((table (make-hash-table)))
+    (for-each (lambda (word) (hash-update! table word 1+ 0))
+              (string-split text #\\space))
+    (hash->list table)))
+"""
+
+
+def time_5000_lines(index) -> None:
+    text = "(import :std/iter)\n" + "".join(SAMPLE_FORM.format(n=i) for i in range(1000))
+    lines = text.count("\n")
+    runs = []
+    for _ in range(7):
+        start = time.perf_counter()
+        problems = analyze(text, "file:///bench.ss", index).problems
+        runs.append((time.perf_counter() - start) * 1000)
+    console.print(f"diagnostics on a {lines}-line file: median {statistics.median(runs):.1f} ms, "
+                  f"best {min(runs):.1f} ms over {len(runs)} runs ({len(problems)} problems; target <= 50 ms)")
+
+
+def precision(index, tree: Path) -> None:
+    # bootstrap/ holds the compiler's generated, macro-expanded output and *.ssxi.ss files are
+    # optimizer annotations: neither is code a person writes, so they are reported apart.
+    every = sorted(tree.rglob("*.ss"))
+    files = [p for p in every if "bootstrap" not in p.relative_to(tree).parts and not p.name.endswith(".ssxi.ss")]
+    console.print(f"{len(every) - len(files)} generated files (bootstrap/, *.ssxi.ss) left out of {len(every)}")
+    clean = 0
+    causes: Counter = Counter()
+    codes: Counter = Counter()
+    examples: dict = {}
+    for path in track(files, description="diagnosing", console=console):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        errors = [p for p in analyze(text, path.as_uri(), index, path=str(path)).problems if p.severity == "error"]
+        if not errors:
+            clean += 1
+        for problem in errors:
+            codes[problem.code] += 1
+            causes[(problem.code, problem.name)] += 1
+            examples.setdefault((problem.code, problem.name), f"{path.relative_to(tree)}")
+    share = 100 * clean / max(len(files), 1)
+    console.print(f"[bold]{clean}/{len(files)} files with zero errors = {share:.1f}%[/] (target >= 95%)")
+    console.print(f"false errors by kind: {dict(codes)}")
+    table = Table(title="most frequent false errors")
+    for column in ("kind", "name", "count", "first file"):
+        table.add_column(column)
+    for (code, name), count in causes.most_common(25):
+        table.add_row(code, str(name), str(count), examples[(code, name)])
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--gerbil-src", type=Path)
+    parser.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[2] / "shared/corpus/gerbil/doc")
+    args = parser.parse_args()
+    if args.gerbil_src:
+        start = time.perf_counter()
+        index = build_index(args.docs if args.docs.is_dir() else None, args.gerbil_src)
+        console.print(f"index built in {time.perf_counter() - start:.1f} s")
+    else:
+        index = default_index()
+    time_5000_lines(index)
+    if args.gerbil_src:
+        precision(index, args.gerbil_src)
+
+
+if __name__ == "__main__":
+    main()
