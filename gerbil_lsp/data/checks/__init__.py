@@ -1,0 +1,1 @@
+"""The checks every entry passes before it is written: secrets, readability, identifiers."""

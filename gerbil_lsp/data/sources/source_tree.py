@@ -1,0 +1,158 @@
+"""A Gerbil source tree and users' own projects.
+
+Per exported definition (as the symbol index found it in the tree): what it
+does (its leading comments), how to call it (its signature) and which module
+to import. ``*-test.ss`` files give usage examples: each ``test-case`` with the
+file's imports. The definitions themselves come from the index, so what we
+teach is exactly what the server completes and checks.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gerbil_lsp.data.entries import CodeBlock, Provenance, chat, scheme_block
+from gerbil_lsp.data.sources import Sink, read_text
+
+MAX_DEFINITION_LINES = 40
+_COMMENT = re.compile(r"^\s*;+\s?(.*)$")
+
+
+def leading_comment(lines: list[str], line: int) -> str:
+    """The ``;`` comment lines right above 0-based ``line`` (blank line ends them)."""
+    out: list[str] = []
+    i = line - 1
+    while i >= 0:
+        m = _COMMENT.match(lines[i])
+        if not m:
+            break
+        out.append(m.group(1).rstrip())
+        i -= 1
+    text = "\n".join(reversed(out)).strip()
+    return "" if re.fullmatch(r"[-=*;#\s]*", text) else text
+
+
+def forms_by_line(text: str) -> dict[int, str]:
+    """Top-level forms by their 0-based start line, read once with the core reader."""
+    from gerbil_lsp.core.reader import read_source
+
+    result = read_source(text)
+    return {form.span.start.line: result.text_of(form) for form in result.forms}
+
+
+class FileCache:
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self._texts: dict[str, str | None] = {}
+        self._forms: dict[str, dict[int, str]] = {}
+
+    def text(self, path: str) -> str | None:
+        if path not in self._texts:
+            self._texts[path] = read_text(Path(path), self.sink)
+        return self._texts[path]
+
+    def form_at(self, path: str, line: int) -> str | None:
+        if path not in self._forms:
+            text = self.text(path)
+            self._forms[path] = forms_by_line(text) if text else {}
+        return self._forms[path].get(line)
+
+
+def from_index(index, roots: list[tuple[Path, str]], sink: Sink, *, version: str | None = None) -> None:
+    """Entries for every exported definition the index found under ``roots`` ((path, source label))."""
+    resolved = [(root.resolve(), label) for root, label in roots]
+    cache = FileCache(sink)
+    seen: set[tuple[str, str]] = set()
+    for module in index.modules():
+        for name in sorted(index.exports(module)):
+            sym = index.get(module, name)
+            if sym is None or not sym.source_path or sym.source_line is None or (module, sym.name) in seen:
+                continue
+            path = Path(sym.source_path).resolve()
+            owner = next(((root, label) for root, label in resolved if path.is_relative_to(root)), None)
+            if owner is None:
+                continue
+            seen.add((module, sym.name))
+            definition_entry(sym, module, path, owner, cache, sink, version)
+
+
+def definition_entry(sym, module: str, path: Path, owner, cache: FileCache, sink: Sink, version) -> None:
+    root, label = owner
+    text = cache.text(str(path))
+    if text is None:
+        return
+    rel = path.relative_to(root).as_posix()
+    lines = text.splitlines()
+    comment = leading_comment(lines, sym.source_line) if sym.source_line < len(lines) else ""
+    definition = cache.form_at(str(path), sym.source_line) or ""
+    prov = Provenance(label, rel, sym.source_line + 1, version, f"{label}:{rel}")
+    signature = "\n".join(sym.signatures) if sym.signatures else ""
+    parts = [f"Import it with `(import {module})`."]
+    if signature:
+        parts.append("Call it as:\n\n" + scheme_block(signature))
+    if comment:
+        parts.append(comment)
+    elif sym.description:
+        parts.append(sym.description.strip())
+    code: tuple[CodeBlock, ...] = ()
+    if definition and definition.count("\n") < MAX_DEFINITION_LINES:
+        parts.append(f"Its definition in `{rel}`:\n\n" + scheme_block(definition))
+        code = (CodeBlock(definition, (module,), "answer"),)
+    if not comment and not sym.description and not signature and not code:
+        sink.drop("definition without comment, signature or code", prov.where())
+        return
+    question = (
+        f"What does `{sym.name}` do in Gerbil Scheme, how do I call it, and which module do I import?"
+        if comment or sym.description
+        else f"How do I call `{sym.name}` in Gerbil Scheme, and which module do I import?"
+    )
+    sink.add(chat(question, "\n\n".join(parts), prov, code=code, claims=((sym.name, module),),
+                  tags=("source",)))
+
+
+def test_files(roots: list[tuple[Path, str]]) -> list[tuple[Path, Path, str]]:
+    out = []
+    for root, label in roots:
+        for path in sorted(Path(root).rglob("*-test.ss")):
+            out.append((root, path, label))
+    return out
+
+
+def from_tests(roots: list[tuple[Path, str]], sink: Sink, *, version: str | None = None) -> None:
+    """Each ``test-case`` of the ``*-test.ss`` files as a usage example."""
+    from gerbil_lsp.core.reader import read_source
+
+    for root, path, label in test_files(roots):
+        rel = path.relative_to(root).as_posix()
+        text = read_text(path, sink, rel)
+        if text is None:
+            continue
+        result = read_source(text)
+        if result.errors:
+            first = result.errors[0]
+            line = getattr(getattr(first, "span", None), "start", None)
+            sink.warn(rel, (line.line + 1) if line else 0, f"test file does not read cleanly: {first}; skipped")
+            sink.drop("unreadable test file", rel)
+            continue
+        imports = [result.text_of(f) for f in result.forms if f.head == "import"]
+        for node in _test_cases(result.forms):
+            title = node.children[1].value if len(node.children) > 1 and node.children[1].kind.name == "STRING" else ""
+            body = result.text_of(node)
+            if not title or body.count("\n") > MAX_DEFINITION_LINES:
+                continue
+            code = "\n".join([*imports, "", body])
+            sink.add(chat(
+                f"Write a Gerbil test case for: {title}",
+                scheme_block(code),
+                Provenance(label, rel, node.span.start.line + 1, version, f"{label}:{rel}"),
+                code=(CodeBlock(code, (":std/test",)),),
+                tags=("test",),
+            ))
+
+
+def _test_cases(forms):
+    for form in forms:
+        for node in form.walk():
+            if node.head == "test-case":
+                yield node
