@@ -76,7 +76,7 @@ def config_show(
     table.add_column("value")
     table.add_column("from", style="dim")
     effective = loaded.settings.model_dump()
-    for dotted, (_default, description) in known_keys().items():
+    for dotted in known_keys():
         if key and not (dotted == key or dotted.startswith(key + ".")):
             continue
         section, name = dotted.split(".", 1)
@@ -205,6 +205,15 @@ def _mount_parts() -> None:
     from gerbil_lsp.server.cli import serve  # server: gerbil-lsp serve [--tcp HOST:PORT]
 
     app.command("serve")(serve)
+    from gerbil_lsp.data.cli import data_app  # data: build | validate | stats | show
+
+    app.add_typer(data_app, name="data")
+    # harvest: harvest ..., opencode install, retrain
+    from gerbil_lsp.harvest import cli as harvest_cli
+
+    app.add_typer(harvest_cli.harvest_app, name="harvest")
+    app.add_typer(harvest_cli.opencode_app, name="opencode")
+    app.command("retrain")(harvest_cli.retrain)
 
 
 _mount_parts()
