@@ -202,9 +202,19 @@ def _mount_parts() -> None:
     from gerbil_lsp.core.index.cli import index_app  # core: index build | lookup | drift
 
     app.add_typer(index_app, name="index")
-    from gerbil_lsp.server.cli import serve  # server: gerbil-lsp serve [--tcp HOST:PORT]
+    from gerbil_lsp.server.cli import (
+        serve as serve_server,  # server: gerbil-lsp serve [--tcp HOST:PORT]
+    )
 
-    app.command("serve")(serve)
+    @app.command("serve")
+    def serve(
+        tcp: str = typer.Option(None, "--tcp", help="listen on HOST:PORT instead of stdio"),
+        stdio: bool = typer.Option(True, "--stdio/--no-stdio", help="speak LSP on stdin/stdout (the default)"),
+    ) -> None:
+        """Run the Gerbil language server (stdio by default); harvests when the workspace opted in."""
+        from gerbil_lsp.harvest.server_hooks import attach_to_server
+
+        serve_server(tcp=tcp, stdio=stdio, extensions=[attach_to_server])
     from gerbil_lsp.data.cli import data_app  # data: build | validate | stats | show
 
     app.add_typer(data_app, name="data")

@@ -3,9 +3,9 @@
 from gerbil_lsp.server.app import GerbilLanguageServer, create_server
 
 
-def serve(tcp: str | None = None) -> None:
+def serve(tcp: str | None = None, extensions=()) -> None:
     """Run over stdio, or on HOST:PORT when ``tcp`` is given."""
-    server = create_server()
+    server = create_server(extensions)
     if tcp:
         host, _, port = tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))

@@ -35,6 +35,17 @@ class GerbilLanguageServer(LanguageServer):
         self.model = None  # a ModelCompleter when a model is configured
         self.workspace_root: str | None = None
         self._analyses: dict[str, Analysis] = {}
+        # Other parts plug in here at start-up (the server imports none of them): objects with
+        # on_did_open/on_did_change/on_did_save/on_did_close, and callbacks run after initialize.
+        self.document_listeners: list = []
+        self.on_initialized: list = []
+
+    def notify_listeners(self, event: str, *args) -> None:
+        for listener in self.document_listeners:
+            try:
+                getattr(listener, event)(*args)
+            except Exception:  # a listener's failure must never break editing
+                log.exception("document listener %s failed on %s", type(listener).__name__, event)
 
     # -- settings and index ------------------------------------------------------------
     def configure(self, root: str | None, init_options: dict | None) -> None:
@@ -90,12 +101,14 @@ class GerbilLanguageServer(LanguageServer):
         self._analyses.pop(uri, None)
 
 
-def create_server() -> GerbilLanguageServer:
-    """A server with every feature registered."""
+def create_server(extensions=()) -> GerbilLanguageServer:
+    """A server with every feature registered; each extension is called with it (e.g. harvest)."""
     from gerbil_lsp.server.features import register_all
 
     server = GerbilLanguageServer()
     register_all(server)
+    for extend in extensions:
+        extend(server)
     return server
 
 

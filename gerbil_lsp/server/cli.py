@@ -12,6 +12,7 @@ from gerbil_lsp.core import paths, secrets
 def serve(
     tcp: str = typer.Option(None, "--tcp", help="listen on HOST:PORT instead of stdio"),
     stdio: bool = typer.Option(True, "--stdio/--no-stdio", help="speak LSP on stdin/stdout (the default)"),
+    extensions=(),
 ) -> None:
     """Run the Gerbil language server (stdio by default)."""
     handler = logging.FileHandler(paths.log_dir() / "server.log", encoding="utf-8")
@@ -25,4 +26,4 @@ def serve(
     secrets.install_log_redaction(root)
     from gerbil_lsp.server import serve as run
 
-    run(tcp)
+    run(tcp, extensions)

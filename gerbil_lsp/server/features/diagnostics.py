@@ -67,12 +67,19 @@ def schedule(server, uri: str, delay_ms: int | None = None) -> None:
 def register(server) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(params: types.DidOpenTextDocumentParams) -> None:
-        schedule(server, params.text_document.uri, delay_ms=0)
+        doc = params.text_document
+        server.notify_listeners("on_did_open", doc.uri, doc.text, doc.version)
+        schedule(server, doc.uri, delay_ms=0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     async def did_change(params: types.DidChangeTextDocumentParams) -> None:
-        schedule(server, params.text_document.uri)
+        doc = params.text_document
+        server.notify_listeners("on_did_change", doc.uri, list(params.content_changes), doc.version)
+        schedule(server, doc.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(params: types.DidSaveTextDocumentParams) -> None:
-        schedule(server, params.text_document.uri, delay_ms=0)
+        uri = params.text_document.uri
+        document = server.workspace.text_documents.get(uri)
+        server.notify_listeners("on_did_save", uri, params.text or (document.source if document else None))
+        schedule(server, uri, delay_ms=0)

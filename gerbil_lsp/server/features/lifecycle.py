@@ -17,6 +17,8 @@ def register(server) -> None:
     def initialize(params: types.InitializeParams) -> None:
         server.configure(root_of(params), params.initialization_options or None)
         _start_model(server)
+        for callback in server.on_initialized:
+            callback(server)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
@@ -40,6 +42,7 @@ def register(server) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
         server.forget(params.text_document.uri)
+        server.notify_listeners("on_did_close", params.text_document.uri)
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
         )
