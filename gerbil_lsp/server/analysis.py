@@ -9,7 +9,7 @@ worse than a missed one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -139,8 +139,12 @@ def _let_bindings(node: Node) -> Iterator[str]:
         return
     if node.kind is not NodeKind.LIST or not node.children:
         return
-    if node.children[0].kind is NodeKind.SYMBOL:  # (let (x expr) body)
-        yield node.children[0].value
+    first = node.children[0]
+    if first.kind is NodeKind.SYMBOL:  # (let (x expr) body)
+        yield first.value
+        return
+    if first.head == "values" and len(node.children) == 2:  # (for ((values k v) (in-hash h)) body)
+        yield from _symbols_in(first)
         return
     for binding in node.children:
         if binding.kind is NodeKind.SYMBOL:
@@ -236,43 +240,58 @@ def _ignorable(name: str) -> bool:
     )
 
 
-def check_references(analysis: Analysis) -> list[Problem]:
-    """Unbound names (only with a complete prelude), wrong arity and doc-drift names."""
-    index = analysis.index
-    settings_unbound = index.prelude_complete()
+def _form_scopes(analysis: Analysis) -> Iterator[tuple[Node, set[str], Callable[[str], bool]]]:
+    """Each checkable top-level form with the names bound in it and its opaque-macro test."""
     top_level = set(analysis.definitions)
     macros = {name for name, d in analysis.definitions.items() if d.kind in ("macro", "syntax")}
     visible = analysis.visible
-    problems: list[Problem] = []
     for form in analysis.result.forms:
         if form.kind is not NodeKind.LIST or form.head in _OPAQUE:
             continue
         local = _bound_names(form) | top_level
 
         def opaque(head: str, local=local) -> bool:
-            if head in macros:
-                return True
-            return head not in local and head not in visible
+            return head in macros or (head not in local and head not in visible)
 
+        yield form, local, opaque
+
+
+def free_references(analysis: Analysis) -> Iterator[Node]:
+    """Symbols the file uses that no local binding or definition of its own explains.
+
+    Whether each one is visible through the imports is the caller's question: the
+    diagnostics and the eval scorer classify them differently.
+    """
+    for form, local, opaque in _form_scopes(analysis):
         for sym in _references(form, opaque):
-            name = sym.value
-            if name in local or _ignorable(name):
-                continue
-            if name in visible:
-                continue
-            drift = analysis.drift_by_name.get(name)
-            if drift is not None and (drift.module in analysis.imported_modules or drift.in_prelude):
-                hint = f"; did you mean {', '.join(drift.suggestions[:3])}?" if drift.suggestions else ""
-                problems.append(Problem(sym.start, sym.end,
-                                        f"'{name}' is in the docs of {drift.module or 'the prelude'} but the source no longer exports it{hint}",
-                                        "doc-drift", "warning" if not settings_unbound else "error", name))
-                continue
-            if not settings_unbound:
-                continue
-            exporters = tuple(index.modules_exporting(name))
-            where = f" (exported by {', '.join(exporters[:3])})" if exporters else ""
-            problems.append(Problem(sym.start, sym.end, f"unbound identifier '{name}'{where}", "unbound", "error",
-                                    name, exporters))
+            if sym.value not in local and not _ignorable(sym.value):
+                yield sym
+
+
+def check_references(analysis: Analysis) -> list[Problem]:
+    """Unbound names (only with a complete prelude), wrong arity and doc-drift names."""
+    index = analysis.index
+    unbound_known = index.prelude_complete()
+    visible = analysis.visible
+    problems: list[Problem] = []
+    for sym in free_references(analysis):
+        name = sym.value
+        if name in visible:
+            continue
+        drift = analysis.drift_by_name.get(name)
+        if drift is not None and (drift.module in analysis.imported_modules or drift.in_prelude):
+            hint = f"; did you mean {', '.join(drift.suggestions[:3])}?" if drift.suggestions else ""
+            problems.append(Problem(sym.start, sym.end,
+                                    f"'{name}' is in the docs of {drift.module or 'the prelude'} but the source no longer exports it{hint}",
+                                    "doc-drift", "error" if unbound_known else "warning", name))
+            continue
+        if not unbound_known:
+            continue
+        exporters = tuple(index.modules_exporting(name))
+        where = f" (exported by {', '.join(exporters[:3])})" if exporters else ""
+        problems.append(Problem(sym.start, sym.end, f"unbound identifier '{name}'{where}", "unbound", "error",
+                                name, exporters))
+    for form, local, _opaque in _form_scopes(analysis):
         problems.extend(_arity_problems(form, local, analysis))
     return problems
 
