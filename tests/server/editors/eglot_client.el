@@ -1,0 +1,36 @@
+;;; Drives gerbil-lsp through Emacs eglot in batch mode: diagnostics, hover, completion.
+;;; Usage: emacs --batch -l eglot_client.el FILE.ss ; writes $RESULT_JSON.
+(require 'package)
+(package-initialize)  ; Debian's elpa-eglot is a package under site-lisp/elpa
+(require 'eglot)
+(require 'json)
+(load (expand-file-name "../../../plugin/editors/eglot.el" (file-name-directory load-file-name)))
+(setq eglot-server-programs
+      `((scheme-mode . (,(getenv "GERBIL_LSP_PYTHON") "-m" "gerbil_lsp" "serve"
+                        :initializationOptions (:diagnostics (:debounce_ms 0))))))
+(setq eglot-sync-connect 30)
+(find-file (car command-line-args-left))
+(setq command-line-args-left nil)
+(scheme-mode)
+(apply #'eglot (eglot--guess-contact))  ; eglot-ensure waits for the command loop, which batch mode lacks
+(let ((deadline (+ (float-time) 30)))
+  (while (and (not (eglot-current-server)) (< (float-time) deadline)) (accept-process-output nil 0.1)))
+(let* ((server (eglot-current-server))
+       (diags nil)
+       (deadline (+ (float-time) 30)))
+  (while (and (null diags) (< (float-time) deadline))
+    (accept-process-output nil 0.1)
+    (setq diags (flymake-diagnostics)))
+  (let* ((hover (jsonrpc-request server :textDocument/hover
+                                 `(:textDocument (:uri ,(eglot--path-to-uri (buffer-file-name)))
+                                   :position (:line 1 :character 4))))
+         (completion (jsonrpc-request server :textDocument/completion
+                                      `(:textDocument (:uri ,(eglot--path-to-uri (buffer-file-name)))
+                                        :position (:line 2 :character 6))))
+         (items (if (vectorp completion) completion (plist-get completion :items))))
+    (with-temp-file (getenv "RESULT_JSON")
+      (insert (json-encode
+               `((diagnostics . ,(vconcat (mapcar #'flymake-diagnostic-text diags)))
+                 (hover . ,(plist-get (plist-get hover :contents) :value))
+                 (completion . ,(vconcat (mapcar (lambda (i) (plist-get i :label)) items)))))))))
+(kill-emacs 0)

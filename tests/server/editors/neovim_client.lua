@@ -1,0 +1,41 @@
+-- Drives gerbil-lsp through Neovim's own LSP client (0.7+): diagnostics, hover, completion.
+-- Usage: nvim --headless -u NONE -c "luafile neovim_client.lua" FILE.ss ; writes $RESULT_JSON.
+local out = {}
+local file = vim.fn.expand("%:p")
+local client_id = vim.lsp.start_client({
+  name = "gerbil-lsp",
+  cmd = { vim.env.GERBIL_LSP_PYTHON, "-m", "gerbil_lsp", "serve" },
+  root_dir = vim.fn.fnamemodify(file, ":h"),
+  init_options = { diagnostics = { debounce_ms = 0 } },
+})
+vim.lsp.buf_attach_client(0, client_id)
+
+local function wait(pred, ms) return vim.wait(ms or 20000, pred, 50) end
+
+wait(function() return #vim.diagnostic.get(0) > 0 end)
+out.diagnostics = {}
+for _, d in ipairs(vim.diagnostic.get(0)) do
+  table.insert(out.diagnostics, { message = d.message, lnum = d.lnum, severity = d.severity })
+end
+
+local client = vim.lsp.get_client_by_id(client_id)
+local hover = client.request_sync("textDocument/hover", {
+  textDocument = { uri = vim.uri_from_fname(file) }, position = { line = 1, character = 4 },
+}, 20000, 0)
+out.hover = hover and hover.result and hover.result.contents.value or vim.NIL
+
+local completion = client.request_sync("textDocument/completion", {
+  textDocument = { uri = vim.uri_from_fname(file) }, position = { line = 2, character = 6 },
+}, 20000, 0)
+out.completion = {}
+if completion and completion.result then
+  for _, item in ipairs(completion.result.items or completion.result) do
+    table.insert(out.completion, item.label)
+  end
+end
+
+local fh = io.open(vim.env.RESULT_JSON, "w")
+fh:write(vim.fn.json_encode(out))
+fh:close()
+vim.lsp.stop_client(client_id)
+vim.cmd("qa!")

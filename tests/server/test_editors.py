@@ -1,0 +1,53 @@
+"""The server through real editors' LSP clients: Neovim (headless) and Emacs eglot (batch).
+
+Each editor opens a Gerbil file with a wrong-arity call, then asks for hover and
+completion; the client's own view of the results is written to JSON and checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent / "editors"
+SOURCE = "(def h (make-hash-table))\n(hash-get h 'a 'b)\n(hash-\n"
+
+
+def run_editor(command: list[str], tmp_path: Path) -> dict:
+    result_json = tmp_path / "result.json"
+    env = {**os.environ, "GERBIL_LSP_PYTHON": sys.executable, "RESULT_JSON": str(result_json),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result_json.is_file(), f"editor wrote no result\nstdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-2000:]}"
+    return json.loads(result_json.read_text())
+
+
+def check(result: dict) -> None:
+    messages = result["diagnostics"]
+    messages = [m["message"] if isinstance(m, dict) else m for m in messages]
+    assert any("'hash-get' takes 2 arguments, given 3" in m for m in messages), messages
+    assert "(hash-get hash key)" in result["hover"] and "#f" in result["hover"]
+    assert "hash-get" in result["completion"] and "hash-put!" in result["completion"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("nvim") is None, reason="Debian's neovim is not installed (.ci/run installs it)")
+def test_neovim_headless(tmp_path):
+    source = tmp_path / "main.ss"
+    source.write_text(SOURCE)
+    check(run_editor(["nvim", "--headless", "-u", "NONE", "-c", f"luafile {HERE / 'neovim_client.lua'}", str(source)],
+                     tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("emacs") is None, reason="Debian's emacs-nox is not installed (.ci/run installs it)")
+def test_emacs_eglot_batch(tmp_path):
+    source = tmp_path / "main.ss"
+    source.write_text(SOURCE)
+    check(run_editor(["emacs", "--batch", "-q", "-l", str(HERE / "eglot_client.el"), str(source)], tmp_path))
