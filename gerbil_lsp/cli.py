@@ -218,6 +218,9 @@ def _mount_parts() -> None:
     from gerbil_lsp.data.cli import data_app  # data: build | validate | stats | show
 
     app.add_typer(data_app, name="data")
+    from gerbil_lsp.trainer.cli import train  # trainer: train (local)
+
+    app.command("train")(train)
     from gerbil_lsp.eval.cli import eval_app  # eval: run | show | suite
 
     app.add_typer(eval_app, name="eval")

@@ -1,0 +1,85 @@
+"""`gerbil-lsp train`: say what will happen and roughly how long, then train locally."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from gerbil_lsp.core.settings import SettingsError, load_settings
+
+console = Console()
+
+# Rough training throughput (tokens/s) for a 7B LoRA, by device class: an estimate to plan by, not a promise.
+ROUGH_TOKENS_PER_SECOND = {"cuda": 2500.0, "mps": 150.0, "cpu": 4.0}
+
+
+def _count(dataset: Path) -> tuple[int, int]:
+    from gerbil_lsp.trainer.dataset import dataset_files
+
+    examples = chars = 0
+    for path in dataset_files(dataset):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                examples += 1
+                chars += len(line)
+    return examples, chars
+
+
+def train(
+    dataset: Path = typer.Option(None, "--dataset", "-d", help="a `gerbil-lsp data build` folder (default: data.output)"),
+    output: Path = typer.Option(None, "--output", "-o", help="run folder (default: a new one in the runs dir)"),
+    backend: str = typer.Option(None, help="local (this version trains locally only)"),
+    base_model: str = typer.Option(None, help="HF model dir or id (default: train.base_model)"),
+    epochs: float = typer.Option(None), learning_rate: float = typer.Option(None, "--lr"),
+    lora_r: int = typer.Option(None), lora_alpha: int = typer.Option(None), batch_size: int = typer.Option(None),
+    grad_accum: int = typer.Option(None), max_length: int = typer.Option(None), seed: int = typer.Option(None),
+    max_steps: int = typer.Option(None, help="stop after this many steps"),
+    resume: bool = typer.Option(False, help="continue from the run folder's last checkpoint"),
+    dry_run: bool = typer.Option(False, help="say what would happen and stop"),
+) -> None:
+    """Train a LoRA adapter on your dataset (transformers + peft + trl; CUDA, MPS or CPU)."""
+    try:
+        settings = load_settings().settings
+    except SettingsError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    if (backend or settings.train.backend) != "local":
+        console.print("[red]error:[/] only --backend local is available in this version")
+        raise typer.Exit(1)
+    from gerbil_lsp.trainer.dataset import DatasetError
+    from gerbil_lsp.trainer.recipe import Recipe
+
+    recipe = Recipe.from_settings(settings.train, base_model=base_model, epochs=epochs, learning_rate=learning_rate,
+                                  lora_r=lora_r, lora_alpha=lora_alpha, batch_size=batch_size, grad_accum=grad_accum,
+                                  max_length=max_length, seed=seed, max_steps=max_steps)
+    dataset = Path(dataset or settings.data.output)
+    try:
+        examples, chars = _count(dataset)
+    except DatasetError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    from gerbil_lsp.trainer.local import device_name
+
+    device = device_name()
+    tokens = chars / 3.0 * recipe.epochs
+    rate = ROUGH_TOKENS_PER_SECOND[device.split(":")[0]]
+    console.print(f"Will train a LoRA (r={recipe.lora_r}, alpha={recipe.lora_alpha}) on {recipe.base_model}\n"
+                  f"over {examples} examples (~{tokens / 1e6:.2f} M tokens for {recipe.epochs:g} epochs, estimated "
+                  f"at 3 characters per token) on {device}: roughly {tokens / rate / 3600:.1f} h at ~{rate:g} tokens/s "
+                  f"(a planning estimate for a 7B model on this kind of device).")
+    if device == "cpu":
+        console.print("[yellow]No GPU here: a 7B model trains impractically slowly on a CPU. Train on a CUDA box "
+                      "or pass --base-model with a small model.[/]")
+    if dry_run:
+        return
+    from gerbil_lsp.trainer.local import train_local
+
+    try:
+        record = train_local(recipe, dataset, output, resume=resume)
+    except (DatasetError, RuntimeError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"adapter: {record.adapter_dir}\nrun record: {record.run_dir}/run.json, loss curve: "
+                  f"{record.run_dir}/loss.png ({record.seconds:.0f} s)")
