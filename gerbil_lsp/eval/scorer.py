@@ -3,7 +3,8 @@
 An answer's code blocks are read with the Gerbil reader and their identifiers
 resolved in the symbol index under the block's own imports: a name found
 nowhere is a hallucination; a name that exists in a module the block does not
-import is a missing import. The score is the mean of the parts that apply.
+import is a missing import. The score is the share of required facts stated, halved when another Scheme's
+names appear, and scaled by the quality of the code.
 """
 
 from __future__ import annotations
@@ -71,8 +72,7 @@ def score_answer(question: Question, answer: str, index: SymbolIndex | None = No
     forbidden = [m for m in question.must_not_mention if m.lower() in lowered]
     result = AnswerScore(question.id, 0.0, mentioned,
                          [m for m in question.must_mention if m not in mentioned], forbidden)
-    parts = [len(mentioned) / len(question.must_mention) if question.must_mention else 1.0,
-             0.0 if forbidden else 1.0]
+    recall = len(mentioned) / len(question.must_mention) if question.must_mention else 1.0
     blocks = code_blocks(answer)
     result.code_blocks = len(blocks)
     for block in blocks:
@@ -81,12 +81,13 @@ def score_answer(question: Question, answer: str, index: SymbolIndex | None = No
         result.names_checked += checked
         result.hallucinated.extend(n for n in hallucinated if n not in result.hallucinated)
         result.missing_imports.extend(n for n in missing_imports if n not in result.missing_imports)
+    code = 1.0
     if blocks:
-        parts.append(1.0 - result.unreadable_blocks / len(blocks))
-        parts.append(1.0 - result.hallucination_rate)
-        parts.append(0.0 if result.missing_imports else 1.0)
-    # No answer earns nothing: "mentions no forbidden name" is only worth something beside facts.
-    result.score = round(sum(parts) / len(parts), 4) if answer.strip() else 0.0
+        code = (1.0 - result.unreadable_blocks / len(blocks) + 1.0 - result.hallucination_rate
+                + (0.0 if result.missing_imports else 1.0)) / 3
+    # Facts earn the points; another Scheme's names halve them and flawed code scales them down,
+    # so a fluent answer that states none of the facts scores 0.
+    result.score = round(recall * (0.5 if forbidden else 1.0) * code, 4)
     return result
 
 
