@@ -240,7 +240,19 @@ def _ignorable(name: str) -> bool:
     )
 
 
-def _form_scopes(analysis: Analysis) -> Iterator[tuple[Node, set[str], Callable[[str], bool]]]:
+class _Scope:
+    """Names bound inside one form, plus the file's top-level definitions (without copying them per form)."""
+
+    __slots__ = ("inner", "outer")
+
+    def __init__(self, inner: set[str], outer: set[str]) -> None:
+        self.inner, self.outer = inner, outer
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.inner or name in self.outer
+
+
+def _form_scopes(analysis: Analysis) -> Iterator[tuple[Node, _Scope, Callable[[str], bool]]]:
     """Each checkable top-level form with the names bound in it and its opaque-macro test."""
     top_level = set(analysis.definitions)
     macros = {name for name, d in analysis.definitions.items() if d.kind in ("macro", "syntax")}
@@ -248,7 +260,7 @@ def _form_scopes(analysis: Analysis) -> Iterator[tuple[Node, set[str], Callable[
     for form in analysis.result.forms:
         if form.kind is not NodeKind.LIST or form.head in _OPAQUE:
             continue
-        local = _bound_names(form) | top_level
+        local = _Scope(_bound_names(form), top_level)
 
         def opaque(head: str, local=local) -> bool:
             return head in macros or (head not in local and head not in visible)
@@ -269,34 +281,39 @@ def free_references(analysis: Analysis) -> Iterator[Node]:
 
 
 def check_references(analysis: Analysis) -> list[Problem]:
-    """Unbound names (only with a complete prelude), wrong arity and doc-drift names."""
+    """Unbound names (only with a complete prelude), wrong arity and doc-drift names; one walk per form."""
     index = analysis.index
     unbound_known = index.prelude_complete()
     visible = analysis.visible
     problems: list[Problem] = []
-    for sym in free_references(analysis):
-        name = sym.value
-        if name in visible:
-            continue
-        drift = analysis.drift_by_name.get(name)
-        if drift is not None and (drift.module in analysis.imported_modules or drift.in_prelude):
-            hint = f"; did you mean {', '.join(drift.suggestions[:3])}?" if drift.suggestions else ""
-            problems.append(Problem(sym.start, sym.end,
-                                    f"'{name}' is in the docs of {drift.module or 'the prelude'} but the source no longer exports it{hint}",
-                                    "doc-drift", "error" if unbound_known else "warning", name))
-            continue
-        if not unbound_known:
-            continue
-        exporters = tuple(index.modules_exporting(name))
-        where = f" (exported by {', '.join(exporters[:3])})" if exporters else ""
-        problems.append(Problem(sym.start, sym.end, f"unbound identifier '{name}'{where}", "unbound", "error",
-                                name, exporters))
-    for form, local, _opaque in _form_scopes(analysis):
+    for form, local, opaque in _form_scopes(analysis):
+        for sym in _references(form, opaque):
+            name = sym.value
+            if name in local or name in visible or _ignorable(name):
+                continue
+            problem = _unbound_problem(analysis, sym, unbound_known)
+            if problem is not None:
+                problems.append(problem)
         problems.extend(_arity_problems(form, local, analysis))
     return problems
 
 
-def _arity_problems(form: Node, local: set[str], analysis: Analysis) -> Iterator[Problem]:
+def _unbound_problem(analysis: Analysis, sym: Node, unbound_known: bool) -> Problem | None:
+    name = sym.value
+    drift = analysis.drift_by_name.get(name)
+    if drift is not None and (drift.module in analysis.imported_modules or drift.in_prelude):
+        hint = f"; did you mean {', '.join(drift.suggestions[:3])}?" if drift.suggestions else ""
+        return Problem(sym.start, sym.end,
+                       f"'{name}' is in the docs of {drift.module or 'the prelude'} but the source no longer exports it{hint}",
+                       "doc-drift", "error" if unbound_known else "warning", name)
+    if not unbound_known:
+        return None
+    exporters = tuple(analysis.index.modules_exporting(name))
+    where = f" (exported by {', '.join(exporters[:3])})" if exporters else ""
+    return Problem(sym.start, sym.end, f"unbound identifier '{name}'{where}", "unbound", "error", name, exporters)
+
+
+def _arity_problems(form: Node, local: _Scope, analysis: Analysis) -> Iterator[Problem]:
     for node in _calls(form):
         name = node.head
         if name is None or name in local:
