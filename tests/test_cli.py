@@ -70,3 +70,11 @@ def test_login_without_keyring_refuses_plaintext(_isolated_home, tmp_path):
 def test_config_set_refuses_bad_edits(_isolated_home, tmp_path, args):
     result = run_cli(*args, home=_isolated_home, cwd=tmp_path)
     assert result.returncode == 1 and "error:" in result.stderr
+
+
+def test_status_shows_index_model_and_keys(_isolated_home, tmp_path):
+    result = run_cli("status", home=_isolated_home, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "bundled (reference docs only)" in result.stdout and "unbound-identifier checks off" in result.stdout
+    assert "none (index features only)" in result.stdout
+    assert "together key" in result.stdout and "not set" in result.stdout
