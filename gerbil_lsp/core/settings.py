@@ -95,6 +95,7 @@ class TrainSettings(_Section):
     base_model: str = "Qwen/Qwen2.5-Coder-7B-Instruct"
     unsloth_base_model: str = "unsloth/Qwen2.5-Coder-7B-Instruct-bnb-4bit"
     together_base_model: str = "Qwen/Qwen2.5-7B-Instruct"
+    together_poll_s: float = Field(10.0, gt=0, description="seconds between looks at a running Together job")
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.0, ge=0.0, lt=1.0)

@@ -30,7 +30,7 @@ def _count(dataset: Path) -> tuple[int, int]:
 def train(
     dataset: Path = typer.Option(None, "--dataset", "-d", help="a `gerbil-lsp data build` folder (default: data.output)"),
     output: Path = typer.Option(None, "--output", "-o", help="run folder (default: a new one in the runs dir)"),
-    backend: str = typer.Option(None, help="local (this version trains locally only)"),
+    backend: str = typer.Option(None, help="local or together (default: train.backend)"),
     base_model: str = typer.Option(None, help="HF model dir or id (default: train.base_model)"),
     epochs: float = typer.Option(None), learning_rate: float = typer.Option(None, "--lr"),
     lora_r: int = typer.Option(None), lora_alpha: int = typer.Option(None), batch_size: int = typer.Option(None),
@@ -38,6 +38,9 @@ def train(
     max_steps: int = typer.Option(None, help="stop after this many steps"),
     resume: bool = typer.Option(False, help="continue from the run folder's last checkpoint"),
     dry_run: bool = typer.Option(False, help="say what would happen and stop"),
+    attach: str = typer.Option(None, "--attach", help="together: follow this job id again (after Ctrl-C)"),
+    from_hf_model: str = typer.Option(None, "--from-hf-model", help="together: start from this HF repo"),
+    cancel: str = typer.Option(None, "--cancel", help="together: cancel this job id"),
 ) -> None:
     """Train a LoRA adapter on your dataset (transformers + peft + trl; CUDA, MPS or CPU)."""
     try:
@@ -45,8 +48,9 @@ def train(
     except SettingsError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
-    if (backend or settings.train.backend) != "local":
-        console.print("[red]error:[/] only --backend local is available in this version")
+    backend = backend or settings.train.backend
+    if backend not in ("local", "together"):
+        console.print(f"[red]error:[/] unknown --backend {backend!r}: use local or together")
         raise typer.Exit(1)
     from gerbil_lsp.trainer.dataset import DatasetError
     from gerbil_lsp.trainer.recipe import Recipe
@@ -55,6 +59,11 @@ def train(
                                   lora_r=lora_r, lora_alpha=lora_alpha, batch_size=batch_size, grad_accum=grad_accum,
                                   max_length=max_length, seed=seed, max_steps=max_steps)
     dataset = Path(dataset or settings.data.output)
+    if backend == "together":  # the remote half lives in trainer/together.py
+        from gerbil_lsp.trainer.together import run_from_cli
+
+        raise typer.Exit(run_from_cli(settings, recipe, dataset, output, attach=attach, from_hf_model=from_hf_model,
+                                      cancel_job=cancel, dry_run=dry_run, console=console))
     try:
         examples, chars = _count(dataset)
     except DatasetError as exc:
