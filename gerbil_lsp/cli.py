@@ -221,6 +221,14 @@ def _mount_parts() -> None:
     from gerbil_lsp.trainer.cli import train  # trainer: train (local)
 
     app.command("train")(train)
+    from gerbil_lsp.trainer.deploy_cli import deploy_app, init, models_app  # deploy, models, init
+
+    app.add_typer(deploy_app, name="deploy")
+    app.add_typer(models_app, name="models")
+    app.command("init")(init)
+    from gerbil_lsp.trainer.export_cli import export  # export: GGUF adapter, Modelfile
+
+    app.command("export")(export)
     from gerbil_lsp.eval.cli import eval_app  # eval: run | show | suite
 
     app.add_typer(eval_app, name="eval")

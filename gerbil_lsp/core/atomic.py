@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,3 +49,31 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     with atomic_writer(path, "wb") as fh:
         fh.write(data)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, folder: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer that wants a file name (or a folder) of its own.
+
+    When the block succeeds the result is fsynced and renamed over ``path`` (a
+    folder that was there before is replaced whole); when it fails nothing of it
+    is left.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    work = tmp if folder else tmp / target.name
+    try:
+        yield work
+        for file in [work] if work.is_file() else [p for p in work.rglob("*") if p.is_file()]:
+            with open(file, "rb") as fh:
+                os.fsync(fh.fileno())
+        if folder and target.exists():
+            old = target.parent / f".{target.name}.old-{os.getpid()}"
+            os.rename(target, old)
+            os.rename(work, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(work, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from gerbil_lsp.eval.runner import EvalRun
+from gerbil_lsp.eval.runner import EvalRun, run_eval
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,10 @@ class Verdict:
     reason: str
     candidate: float
     current: float
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {"candidate": round(self.candidate, 4), "current": round(self.current, 4)}
 
 
 def compare(candidate: EvalRun, current: EvalRun, margin: float = 0.0) -> Verdict:
@@ -26,3 +31,29 @@ def compare(candidate: EvalRun, current: EvalRun, margin: float = 0.0) -> Verdic
     if cand + 1e-9 >= cur - margin:
         return Verdict(True, f"candidate {cand:.3f} >= current {cur:.3f} - margin {margin}", cand, cur)
     return Verdict(False, f"candidate {cand:.3f} < current {cur:.3f} - margin {margin}", cand, cur)
+
+
+def judge(candidate_spec: str, current_spec: str | None, margin: float = 0.0, *, split: str = "heldout",
+          settings: Any = None) -> Verdict:
+    """Ask both models the held-out questions and compare; with no current model the candidate wins.
+
+    ``settings`` is the ``[eval]`` section (concurrency, retries, temperature, max_tokens).
+    """
+    options = {} if settings is None else {"concurrency": settings.concurrency, "retries": settings.retries,
+                                           "temperature": settings.temperature, "max_tokens": settings.max_tokens}
+    candidate = run_eval([candidate_spec], split, show_progress=False, **options)
+    candidate.save()
+    if not candidate.scores.get(candidate_spec):
+        errors = candidate.errors.get(candidate_spec) or {}
+        first = next(iter(errors.values()), "no answers")
+        return Verdict(False, f"the candidate answered no question ({first})", 0.0, 0.0)
+    if current_spec is None:
+        score = candidate.total(candidate_spec)
+        return Verdict(True, f"no model is served yet; candidate scores {score:.3f}", score, 0.0)
+    current = run_eval([current_spec], split, show_progress=False, **options)
+    current.save()
+    if not current.scores.get(current_spec):
+        score = candidate.total(candidate_spec)
+        return Verdict(True, f"the current model {current_spec} answered nothing; candidate scores {score:.3f}",
+                       score, 0.0)
+    return compare(candidate, current, margin)

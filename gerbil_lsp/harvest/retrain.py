@@ -122,27 +122,22 @@ def build_retrain_dataset(settings: Settings, records: list[dict[str, Any]], out
 
 
 def train_candidate(settings: Settings, dataset_dir: Path, backend: str, output: Path) -> Any:
-    try:
-        from gerbil_lsp.trainer import train_candidate as trainer_train
-    except ImportError as exc:
-        raise RetrainError(f"the trainer part is not available ({exc}); cannot train a candidate") from None
+    from gerbil_lsp.trainer.candidate import train_candidate as trainer_train
+
     return trainer_train(dataset_dir=dataset_dir, backend=backend, output=output, settings=settings)
 
 
 def gate(settings: Settings, candidate: Any, margin: float) -> Any:
-    try:
-        from gerbil_lsp.eval import gate as eval_gate
-    except ImportError as exc:
-        raise RetrainError(f"the eval part is not available ({exc}); cannot judge the candidate") from None
-    return eval_gate(candidate=candidate, settings=settings, margin=margin)
+    from gerbil_lsp.eval.gate import judge
+    from gerbil_lsp.server.backends import spec_from_settings
+
+    return judge(candidate.spec, spec_from_settings(settings), margin, settings=settings.eval)
 
 
 def promote(settings: Settings, candidate: Any) -> str:
-    try:
-        from gerbil_lsp.trainer import promote as trainer_promote
-    except ImportError as exc:
-        raise RetrainError(f"the trainer part is not available ({exc}); cannot promote") from None
-    return str(trainer_promote(candidate, settings=settings))
+    from gerbil_lsp.trainer.candidate import promote_candidate
+
+    return promote_candidate(candidate, settings=settings)
 
 
 # --------------------------------------------------------------------------- the run

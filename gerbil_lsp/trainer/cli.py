@@ -90,5 +90,9 @@ def train(
     except (DatasetError, RuntimeError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
+    from gerbil_lsp.trainer.candidate import register_local
+
+    version = register_local(record)
     console.print(f"adapter: {record.adapter_dir}\nrun record: {record.run_dir}/run.json, loss curve: "
-                  f"{record.run_dir}/loss.png ({record.seconds:.0f} s)")
+                  f"{record.run_dir}/loss.png ({record.seconds:.0f} s)\nmodel version: {version.id} (serve it: "
+                  f"`gerbil-lsp export` then `gerbil-lsp deploy ollama --version {version.id}`)")

@@ -28,7 +28,11 @@ def dataset_files(dataset: Path) -> list[Path]:
         files = sorted(dataset.glob("train.sharegpt.jsonl")) + sorted(dataset.glob("train.fim.jsonl"))
     if not files:
         raise DatasetError(f"{dataset}: no train.messages.jsonl / train.fim.jsonl here; run `gerbil-lsp data build`")
-    return files
+    filled = [f for f in files if f.stat().st_size]  # a build with no entries of one kind leaves that file empty
+    if not filled:
+        raise DatasetError(f"{dataset}: its training files are empty ({', '.join(f.name for f in files)}): "
+                           "nothing to train on")
+    return filled
 
 
 def check_files(files: list[Path]) -> None:

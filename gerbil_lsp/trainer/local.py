@@ -100,6 +100,16 @@ def loss_plot(losses: list[tuple[int, float]], path: Path) -> Path | None:
     return path
 
 
+def base_location(base_model: str) -> tuple[str, dict]:
+    """(folder or id, extra from_pretrained arguments): a ``.gguf`` base is dequantized by transformers."""
+    path = Path(base_model).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise RuntimeError(f"base model {path}: no such GGUF file")
+        return str(path.parent), {"gguf_file": path.name}
+    return base_model, {}
+
+
 def train_local(recipe: Recipe, dataset: Path, output: Path | None = None, *, resume: bool = False,
                 progress: bool = True) -> RunRecord:
     """Train a LoRA adapter on ``dataset`` (our `data build` output folder or one JSONL file)."""
@@ -110,11 +120,16 @@ def train_local(recipe: Recipe, dataset: Path, output: Path | None = None, *, re
     from trl import SFTConfig, SFTTrainer
 
     output = Path(output or paths.runs_dir() / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
-    tokenizer = AutoTokenizer.from_pretrained(recipe.base_model)
+    where, gguf = base_location(recipe.base_model)
+    tokenizer = AutoTokenizer.from_pretrained(where, **gguf)
     texts, dataset_hash = load_training_texts(Path(dataset), tokenizer)  # fails before any compute
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(recipe.base_model, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **gguf)
+    if gguf:  # transformers dequantized the GGUF to float32 but still calls it quantized, which bars training
+        model.hf_quantizer = None
+        model.is_quantized = False
+        model.config.__dict__.pop("quantization_config", None)
     config = SFTConfig(
         output_dir=str(output / "checkpoints"),
         num_train_epochs=recipe.epochs,

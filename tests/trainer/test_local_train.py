@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,9 @@ def test_cli_dry_run_says_what_and_how_long_then_trains(tiny, tmp_path):
                           env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "adapter" / "adapter_model.safetensors").is_file()
+    assert "model version: v" in done.stdout  # every trained adapter becomes a version
+    from gerbil_lsp.trainer import versions
+
+    [version] = versions.list_versions()
+    assert version.base == str(tiny) and version.dataset_sha256 and version.id in done.stdout
+    assert (Path(version.path) / "adapter_model.safetensors").is_file()

@@ -115,6 +115,12 @@ def backend_from_spec(spec: str, settings: Any = None) -> Backend:
 
 def backend_from_settings(settings: Any) -> Backend | None:
     """The backend ``[model]`` settings describe; None when ``model.backend = "none"``."""
+    spec = spec_from_settings(settings)
+    return None if spec is None else backend_from_spec(spec, _model_settings(settings))
+
+
+def spec_from_settings(settings: Any) -> str | None:
+    """The spec string of the model ``[model]`` settings serve (what `eval run --model` takes); None for none."""
     model = _model_settings(settings)
     if model.backend == "none":
         return None
@@ -132,4 +138,4 @@ def backend_from_settings(settings: Any) -> Backend | None:
         spec = f"gguf:{model.model}" + (f"+{model.adapter}" if model.adapter else "")
     else:  # pragma: no cover - the settings model forbids other values
         raise SpecError(f"unknown model.backend {model.backend!r}")
-    return backend_from_spec(spec, model)
+    return spec
