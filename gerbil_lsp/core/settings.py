@@ -92,6 +92,8 @@ class TrainSettings(_Section):
     """The proven LoRA recipe; every value is also a `gerbil-lsp train` flag."""
 
     backend: Literal["local", "together"] = "local"
+    engine: Literal["auto", "unsloth", "peft"] = Field("auto", description="local engine: Unsloth on CUDA when "
+                                                      "installed (auto), or transformers + peft + trl")
     base_model: str = "Qwen/Qwen2.5-Coder-7B-Instruct"
     unsloth_base_model: str = "unsloth/Qwen2.5-Coder-7B-Instruct-bnb-4bit"
     together_base_model: str = "Qwen/Qwen2.5-7B-Instruct"

@@ -27,6 +27,28 @@ def _count(dataset: Path) -> tuple[int, int]:
     return examples, chars
 
 
+def _launch_on_gpus(gpus: int, fsdp: bool, dry_run: bool) -> int:
+    """Run this same `train` command once per GPU under accelerate launch; its exit code."""
+    import subprocess
+    import sys
+
+    from gerbil_lsp.trainer.engine import accelerate_command
+
+    args, skip = [], False
+    for arg in sys.argv[2:]:  # after `gerbil-lsp train`; the launcher's own flags are dropped
+        if skip:
+            skip = False
+        elif arg == "--gpus":
+            skip = True
+        elif not arg.startswith("--gpus=") and arg != "--fsdp" and arg != "--dry-run":
+            args.append(arg)
+    command = accelerate_command(args, gpus, fsdp=fsdp)
+    console.print("running: " + " ".join(command), highlight=False, soft_wrap=True)
+    if dry_run:
+        return 0
+    return subprocess.run(command, check=False).returncode  # noqa: S603 -- our own argv
+
+
 def train(
     dataset: Path = typer.Option(None, "--dataset", "-d", help="a `gerbil-lsp data build` folder (default: data.output)"),
     output: Path = typer.Option(None, "--output", "-o", help="run folder (default: a new one in the runs dir)"),
@@ -41,8 +63,12 @@ def train(
     attach: str = typer.Option(None, "--attach", help="together: follow this job id again (after Ctrl-C)"),
     from_hf_model: str = typer.Option(None, "--from-hf-model", help="together: start from this HF repo"),
     cancel: str = typer.Option(None, "--cancel", help="together: cancel this job id"),
+    engine: str = typer.Option(None, "--engine", help="local: auto (Unsloth on CUDA when installed), unsloth or peft"),
+    gpus: int = typer.Option(1, "--gpus", min=1, help="local: train on N GPUs (re-runs under accelerate launch)"),
+    fsdp: bool = typer.Option(False, "--fsdp", help="with --gpus: shard the base across the GPUs (FSDP) instead "
+                                                    "of copying it to each (DDP)"),
 ) -> None:
-    """Train a LoRA adapter on your dataset (transformers + peft + trl; CUDA, MPS or CPU)."""
+    """Train a LoRA adapter on your dataset: locally (Unsloth or transformers + peft + trl) or on Together."""
     try:
         settings = load_settings().settings
     except SettingsError as exc:
@@ -57,8 +83,10 @@ def train(
 
     recipe = Recipe.from_settings(settings.train, base_model=base_model, epochs=epochs, learning_rate=learning_rate,
                                   lora_r=lora_r, lora_alpha=lora_alpha, batch_size=batch_size, grad_accum=grad_accum,
-                                  max_length=max_length, seed=seed, max_steps=max_steps)
+                                  max_length=max_length, seed=seed, max_steps=max_steps, engine=engine)
     dataset = Path(dataset or settings.data.output)
+    if backend == "local" and gpus > 1:
+        raise typer.Exit(_launch_on_gpus(gpus, fsdp, dry_run))
     if backend == "together":  # the remote half lives in trainer/together.py
         from gerbil_lsp.trainer.together import run_from_cli
 
@@ -91,7 +119,10 @@ def train(
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     from gerbil_lsp.trainer.candidate import register_local
+    from gerbil_lsp.trainer.engine import is_main_process
 
+    if not is_main_process():  # one of several GPU processes: the first one records the version
+        return
     version = register_local(record)
     console.print(f"adapter: {record.adapter_dir}\nrun record: {record.run_dir}/run.json, loss curve: "
                   f"{record.run_dir}/loss.png ({record.seconds:.0f} s)\nmodel version: {version.id} (serve it: "

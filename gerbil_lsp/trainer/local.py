@@ -35,6 +35,7 @@ class RunRecord:
     losses: list[tuple[int, float]] = field(default_factory=list)
     tokens_per_second: float | None = None
     loss_mode: str = "full sequence (chat template rendered as text; FIM rows as raw text)"
+    engine: str = "peft"
 
 
 def device_name() -> str:
@@ -113,23 +114,27 @@ def base_location(base_model: str) -> tuple[str, dict]:
 def train_local(recipe: Recipe, dataset: Path, output: Path | None = None, *, resume: bool = False,
                 progress: bool = True) -> RunRecord:
     """Train a LoRA adapter on ``dataset`` (our `data build` output folder or one JSONL file)."""
+    from gerbil_lsp.trainer import engine as engines
+
+    engine = engines.choose_engine(recipe.engine)
+    if engine == "unsloth":  # Unsloth patches transformers and trl: it is imported before them
+        from gerbil_lsp.core.settings import TrainSettings
+
+        base = engines.unsloth_base(recipe.base_model, recipe.unsloth_base_model, TrainSettings().base_model)
+        model, tokenizer = engines.load_with_unsloth(
+            base, max_length=recipe.max_length, lora_r=recipe.lora_r, lora_alpha=recipe.lora_alpha,
+            lora_dropout=recipe.lora_dropout, target_modules=list(recipe.target_modules), seed=recipe.seed)
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     output = Path(output or paths.runs_dir() / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
-    where, gguf = base_location(recipe.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(where, **gguf)
+    if engine == "peft":
+        model, tokenizer = _load_for_peft(recipe.base_model)
     texts, dataset_hash = load_training_texts(Path(dataset), tokenizer)  # fails before any compute
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **gguf)
-    if gguf:  # transformers dequantized the GGUF to float32 but still calls it quantized, which bars training
-        model.hf_quantizer = None
-        model.is_quantized = False
-        model.config.__dict__.pop("quantization_config", None)
     config = SFTConfig(
         output_dir=str(output / "checkpoints"),
         num_train_epochs=recipe.epochs,
@@ -141,6 +146,7 @@ def train_local(recipe: Recipe, dataset: Path, output: Path | None = None, *, re
         max_length=recipe.max_length,
         packing=recipe.packing,
         seed=recipe.seed,
+        optim=engines.optimizer(),
         save_strategy="epoch",
         logging_steps=1,
         report_to=[],
@@ -148,10 +154,11 @@ def train_local(recipe: Recipe, dataset: Path, output: Path | None = None, *, re
         disable_tqdm=True,
         use_cpu=device_name() == "cpu",
     )
-    lora = LoraConfig(r=recipe.lora_r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout, bias="none",
-                      target_modules=list(recipe.target_modules), task_type="CAUSAL_LM")
+    lora = None if engine == "unsloth" else LoraConfig(  # Unsloth's model carries its LoRA already
+        r=recipe.lora_r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout, bias="none",
+        target_modules=list(recipe.target_modules), task_type="CAUSAL_LM")
     losses: list[tuple[int, float]] = []
-    callbacks = [_LossRecorder(losses)] + ([_progress_callback()] if progress else [])
+    callbacks = [_LossRecorder(losses)] + ([_progress_callback()] if progress and engines.is_main_process() else [])
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_dict({"text": texts}),
                          processing_class=tokenizer, peft_config=lora, callbacks=callbacks)
     started = time.perf_counter()
@@ -166,10 +173,26 @@ def train_local(recipe: Recipe, dataset: Path, output: Path | None = None, *, re
     tokens = int(result.metrics.get("train_tokens", 0)) or sum(len(tokenizer(t).input_ids) for t in texts)
     record = RunRecord(str(output), str(adapter_dir), recipe.base_model, str(dataset), dataset_hash, device_name(),
                        recipe.to_dict(), _versions(), len(texts), round(seconds, 2), losses,
-                       round(tokens * recipe.epochs / seconds, 1) if seconds and recipe.max_steps <= 0 else None)
+                       round(tokens * recipe.epochs / seconds, 1) if seconds and recipe.max_steps <= 0 else None,
+                       engine=engine)
     write_text_atomic(output / "run.json", json.dumps(asdict(record), indent=1))
     loss_plot(losses, output / "loss.png")
     return record
+
+
+def _load_for_peft(base_model: str):
+    """(model, tokenizer) for transformers + peft; a GGUF base is dequantized to float32."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    where, gguf = base_location(base_model)
+    tokenizer = AutoTokenizer.from_pretrained(where, **gguf)
+    model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **gguf)
+    if gguf:  # transformers dequantized the GGUF to float32 but still calls it quantized, which bars training
+        model.hf_quantizer = None
+        model.is_quantized = False
+        model.config.__dict__.pop("quantization_config", None)
+    return model, tokenizer
 
 
 class _LossRecorder:

@@ -23,6 +23,8 @@ class Recipe:
     packing: bool = True
     seed: int = 42
     max_steps: int = -1  # > 0 caps the run (smoke tests, quick looks)
+    engine: str = "auto"  # auto | unsloth | peft (see trainer/engine.py)
+    unsloth_base_model: str = ""
     extra: dict = field(default_factory=dict)
 
     @classmethod
