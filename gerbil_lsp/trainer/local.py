@@ -147,6 +147,7 @@ def train_local(recipe: Recipe, dataset: Path, output: Path | None = None, *, re
         packing=recipe.packing,
         seed=recipe.seed,
         optim=engines.optimizer(),
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
         save_strategy="epoch",
         logging_steps=1,
         report_to=[],
@@ -181,13 +182,14 @@ def train_local(recipe: Recipe, dataset: Path, output: Path | None = None, *, re
 
 
 def _load_for_peft(base_model: str):
-    """(model, tokenizer) for transformers + peft; a GGUF base is dequantized to float32."""
+    """(model, tokenizer) for transformers + peft: bf16 on GPUs that have it, else float32 (GGUFs dequantized)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     where, gguf = base_location(base_model)
     tokenizer = AutoTokenizer.from_pretrained(where, **gguf)
-    model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **gguf)
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.bfloat16 if bf16 else torch.float32, **gguf)
     if gguf:  # transformers dequantized the GGUF to float32 but still calls it quantized, which bars training
         model.hf_quantizer = None
         model.is_quantized = False
