@@ -257,17 +257,12 @@ def _gerbil(*args: str) -> list[str]:
 
 def _eval_spec(settings: Any) -> str:
     from gerbil_lsp.core.settings import load_settings
+    from gerbil_lsp.server.backends import spec_from_settings
 
-    model = load_settings().settings.model  # re-read: the deploy step just changed it
-    if model.backend == "ollama":
-        return f"ollama:{model.model}@{model.base_url}" if model.base_url else f"ollama:{model.model}"
-    if model.backend == "openai":
-        return f"{'openai-chat' if model.chat_only else 'openai'}:{model.base_url}#{model.model}"
-    if model.backend == "together":
-        return f"together:{model.model}"
-    if model.backend == "llamacpp":
-        return f"gguf:{model.model}" + (f"+{model.adapter}" if model.adapter else "")
-    raise LookupError("no model is served yet (model.backend = none)")
+    spec = spec_from_settings(load_settings().settings)  # re-read: the deploy step just changed it
+    if spec is None:
+        raise LookupError("no model is served yet (model.backend = none)")
+    return spec
 
 
 def _dataset_present(ctx: Context) -> str | None:
