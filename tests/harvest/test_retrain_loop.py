@@ -1,5 +1,6 @@
-"""The whole loop on real weights: harvested entries -> dataset -> LoRA on SmolLM2 -> GGUF adapter ->
-eval gate (llama.cpp, candidate vs the served base) -> promoted (settings point at base + adapter) or kept.
+"""The whole loop on real weights: harvested entries reach the threshold -> the daemon's trigger starts a
+detached `gerbil-lsp retrain` -> dataset -> LoRA on SmolLM2 -> GGUF adapter -> eval gate (llama.cpp,
+candidate vs the served base) -> promoted (settings point at base + adapter); then a worse one is kept.
 
 The served model is SmolLM2-135M-Instruct embedded through llama.cpp (``model.backend = "llamacpp"``),
 the same GGUF the candidate is trained on (transformers dequantizes it).
@@ -7,10 +8,14 @@ the same GGUF the candidate is trained on (transformers dequantizes it).
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
 from gerbil_lsp.core import paths
 from gerbil_lsp.core.settings import load_settings, set_value
+from gerbil_lsp.harvest import retrain_trigger
 from gerbil_lsp.harvest.records import chat_record, fim_record
 from gerbil_lsp.harvest.retrain import run_retrain
 from gerbil_lsp.harvest.store import HarvestStore
@@ -33,6 +38,11 @@ def harvest(n: int, first: int = 0) -> list[int]:
     return ids
 
 
+def run_report(status: dict) -> dict:
+    assert status.get("report"), f"the retrain did not finish: {status}"
+    return json.loads(open(status["report"].replace("report.md", "report.json")).read())
+
+
 def configure(margin: float) -> None:
     """What a user of the embedded backend has in their config (retrain's promotion rewrites model.*)."""
     config = paths.user_config_file()
@@ -46,23 +56,34 @@ def configure(margin: float) -> None:
         set_value(config, key, value if not key.endswith(("model", "backend")) else f'"{value}"')
 
 
-def test_retrain_trains_gates_and_promotes_then_keeps_a_worse_candidate(workspace):
+def test_retrain_trains_gates_and_promotes_then_keeps_a_worse_candidate(workspace, monkeypatch):
     base = str(smollm2_gguf())
+    monkeypatch.setenv("GERBIL_LSP_HARVEST__RETRAIN_THRESHOLD", "5")  # the workspace opted in with 200
     ids = harvest(6)
     configure(margin=1.0)  # any candidate within 1.0 of the base is "not worse"
 
-    report = run_retrain(force=True)
-
-    assert report.state == "promoted", report.summary()
-    assert report.scores.keys() == {"candidate", "current"}
+    with HarvestStore() as store:
+        pending = store.counts()["pending"]
+    threshold = load_settings().settings.harvest.retrain_threshold
+    assert retrain_trigger.should_trigger(pending, threshold)  # 7 pending >= 5: what the daemon checks
+    assert retrain_trigger.start_retrain() is not None  # detached, low priority, as the daemon starts it
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = retrain_trigger.read_status() or {}
+        if status.get("state") not in (None, "running") and not retrain_trigger.retrain_running():
+            break
+        time.sleep(1)
+    report = run_report(status)
+    assert report["state"] == "promoted", report
+    assert report["scores"].keys() == {"candidate", "current"}
     model = load_settings().settings.model
     assert model.backend == "llamacpp" and model.model == base
     assert model.adapter.endswith("adapter.gguf")  # the server now loads base + the new GGUF LoRA
     served = versions.current()
-    assert served is not None and served.id in report.candidate and served.base == base
+    assert served is not None and served.id in report["candidate"] and served.base == base
     with HarvestStore() as store:
         assert {e.id for e in store.entries(status="used")} == set(ids)  # trained on: not trained on again
-    assert (paths.runs_dir() / report.run_dir.split("/")[-1] / "report.md").is_file()
+    assert status["report"].endswith("report.md") and "promoted" in open(status["report"]).read()
 
     # A candidate has to beat the current model by a whole point now: impossible, so it is kept.
     harvest(2, first=100)
