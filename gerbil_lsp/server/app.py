@@ -85,9 +85,18 @@ class GerbilLanguageServer(LanguageServer):
             log.warning("%s", message)
 
     # -- documents ---------------------------------------------------------------------
+    def document(self, uri: str):
+        """The open document for ``uri``, or None.
+
+        pygls keys open documents by the percent-decoded URI (``my%20dir`` is stored as
+        ``my dir``) while requests carry the URI as the editor wrote it.
+        """
+        documents = self.workspace.text_documents
+        return documents.get(uri) or documents.get(unquote(uri))
+
     def analysis(self, uri: str) -> Analysis | None:
         """The analysis of the open document's current version (cached per version)."""
-        document = self.workspace.text_documents.get(uri)
+        document = self.document(uri)
         if document is None or self.index is None:
             return None
         cached = self._analyses.get(uri)

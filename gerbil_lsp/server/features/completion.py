@@ -108,7 +108,7 @@ async def _model_items(server, params: types.CompletionParams) -> list[types.Com
     settings = server.settings.settings.completion
     if server.model is None or not settings.model_items:
         return []
-    document = server.workspace.text_documents.get(params.text_document.uri)
+    document = server.document(params.text_document.uri)
     if document is None:
         return []
     try:

@@ -42,7 +42,7 @@ def diagnostics_for(server, uri: str) -> list[types.Diagnostic]:
 
 
 def publish(server, uri: str) -> None:
-    if uri in server.workspace.text_documents:
+    if server.document(uri) is not None:
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics_for(server, uri))
         )
@@ -80,6 +80,6 @@ def register(server) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(params: types.DidSaveTextDocumentParams) -> None:
         uri = params.text_document.uri
-        document = server.workspace.text_documents.get(uri)
+        document = server.document(uri)
         server.notify_listeners("on_did_save", uri, params.text or (document.source if document else None))
         schedule(server, uri, delay_ms=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import unquote
 
 from lsprotocol import types
 
@@ -29,14 +30,18 @@ def attach(completer: Any, server: Any) -> None:
 
 
 def open_document(server: Any, uri: str) -> Any | None:
-    """The open document for ``uri``; None for documents the editor never opened."""
-    return server.workspace.text_documents.get(uri)
+    """The open document for ``uri``; None for documents the editor never opened.
+
+    pygls keys open documents by the percent-decoded URI; requests carry it as the editor wrote it.
+    """
+    documents = server.workspace.text_documents
+    return documents.get(uri) or documents.get(unquote(uri))
 
 
 def note_open_documents(completer: Any, server: Any, current: str) -> None:
-    for uri, document in server.workspace.text_documents.items():
-        if uri != current:
-            completer.recent.seen(uri, document.source, document.version)
+    for document in server.workspace.text_documents.values():
+        if document.uri != current:
+            completer.recent.seen(document.uri, document.source, document.version)
 
 
 def register(server: Any) -> None:

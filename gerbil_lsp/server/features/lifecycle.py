@@ -30,9 +30,9 @@ def register(server) -> None:
             await server.model.apply_settings(server.settings.settings)
         else:
             _start_model(server)
-        for uri in list(server.workspace.text_documents):
-            server.forget(uri)
-            schedule(server, uri, delay_ms=0)
+        for document in list(server.workspace.text_documents.values()):  # keyed by the decoded URI
+            server.forget(document.uri)
+            schedule(server, document.uri, delay_ms=0)
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(params: None) -> None:
