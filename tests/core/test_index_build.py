@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import json
 from pathlib import Path
 
@@ -208,3 +209,16 @@ def test_scan_files_indexes_project_modules_live(idx, tmp_path):
     assert greet.arity == Arity(1, 2) and greet.origin == ":acme/util"
     assert {"cell", "make-cell", "cell-v"} <= local.exports(":app/b")
     assert local.module_for_path(proj / "a.ss") == ":app/a"
+
+
+def test_a_project_file_name_that_is_not_utf8_saves_and_loads(tmp_path):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "gerbil.pkg").write_text("(package: mine)\n")
+    odd = os.fsdecode(b"caf\xe9.ss")  # a latin-1 name: Python keeps the byte as a lone surrogate
+    (proj / odd).write_text("(export go)\n(def (go x) x)\n")
+    idx = build_index(FIX / "docs", None, [proj])
+    idx.save(tmp_path / "index.json.gz")
+    back = SymbolIndex.load(tmp_path / "index.json.gz")
+    assert back.module_path(":mine/caf\udce9") == idx.module_path(":mine/caf\udce9")
+    assert back.resolve("go", [":mine/caf\udce9"]) is not None

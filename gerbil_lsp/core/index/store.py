@@ -95,7 +95,11 @@ def to_document(index: SymbolIndex) -> dict:
 def dumps(index: SymbolIndex) -> bytes:
     doc = to_document(index)
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return gzip.compress(raw.encode("utf-8"), compresslevel=6, mtime=0)
+    try:
+        encoded = raw.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8 (kept by Python as lone surrogates)
+        encoded = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return gzip.compress(encoded, compresslevel=6, mtime=0)
 
 
 def save_index(index: SymbolIndex, path: Path) -> None:
