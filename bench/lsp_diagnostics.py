@@ -1,10 +1,11 @@
 """Diagnostics benchmark: time on a 5,000-line file, and precision over a Gerbil source tree.
 
-    python bench/lsp_diagnostics.py [--gerbil-src DIR] [--docs DIR]
+    python bench/lsp_diagnostics.py [--gerbil-src DIR] [--docs DIR] [--list-files]
 
 Precision: the Gerbil source tree compiles, so every error we report on it is
 a false positive. Prints the share of files with zero errors and the names
-behind the most false errors (the main causes to fix).
+behind the most false errors (the main causes to fix); ``--list-files`` also
+lists every file that still gets an error, with its first one.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def time_5000_lines(index) -> None:
                   f"best {min(runs):.1f} ms over {len(runs)} runs ({len(problems)} problems; target <= 50 ms)")
 
 
-def precision(index, tree: Path) -> None:
+def precision(index, tree: Path, list_files: bool = False) -> None:
     # bootstrap/ holds the compiler's generated, macro-expanded output and *.ssxi.ss files are
     # optimizer annotations: neither is code a person writes, so they are reported apart.
     every = sorted(tree.rglob("*.ss"))
@@ -54,11 +55,16 @@ def precision(index, tree: Path) -> None:
     causes: Counter = Counter()
     codes: Counter = Counter()
     examples: dict = {}
+    failing: list[tuple[str, int, str]] = []
     for path in track(files, description="diagnosing", console=console):
         text = path.read_text(encoding="utf-8", errors="replace")
         errors = [p for p in analyze(text, path.as_uri(), index, path=str(path)).problems if p.severity == "error"]
         if not errors:
             clean += 1
+        else:
+            first = errors[0]
+            failing.append((str(path.relative_to(tree)), len(errors),
+                            f"{text.count(chr(10), 0, first.start) + 1}: {first.message}"))
         for problem in errors:
             codes[problem.code] += 1
             causes[(problem.code, problem.name)] += 1
@@ -72,12 +78,20 @@ def precision(index, tree: Path) -> None:
     for (code, name), count in causes.most_common(25):
         table.add_row(code, str(name), str(count), examples[(code, name)])
     console.print(table)
+    if list_files:
+        files_table = Table(title="files with errors")
+        for column in ("file", "errors", "first error"):
+            files_table.add_column(column)
+        for rel, count, first in sorted(failing, key=lambda row: (-row[1], row[0])):
+            files_table.add_row(rel, str(count), first)
+        console.print(files_table)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gerbil-src", type=Path)
     parser.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[2] / "shared/corpus/gerbil/doc")
+    parser.add_argument("--list-files", action="store_true", help="list every file that gets an error")
     args = parser.parse_args()
     if args.gerbil_src:
         start = time.perf_counter()
@@ -87,7 +101,7 @@ def main() -> None:
         index = default_index()
     time_5000_lines(index)
     if args.gerbil_src:
-        precision(index, args.gerbil_src)
+        precision(index, args.gerbil_src, args.list_files)
 
 
 if __name__ == "__main__":

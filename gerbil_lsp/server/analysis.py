@@ -5,39 +5,93 @@ the same :class:`Analysis` for a given (uri, version), so a keystroke costs one
 read of the text. The checks here are deliberately conservative: a false
 "unbound identifier" error in the editor (and in OpenCode's model context) is
 worse than a missed one.
+
+How names are checked
+---------------------
+One walk per top-level form collects the names its binding forms introduce
+(generously: not scope-exact), the symbols in evaluated positions and the call
+forms.  A name is reported unbound only when the index knows the whole prelude
+*and* every module the file imports (:attr:`Analysis.unbound_known`): not in a
+file whose ``prelude:``/``#lang`` is another language, a ``gxi`` script (its names
+live in the interpreter's top level), or a file another one ``include``s.
+Names with a ``#`` (``##car``, ``gx#import-module``) are Gambit globals outside
+the module system and are never reported.
+
+Macros: the core binding forms are taught by hand (``_LET_LIKE`` ...).  A use of
+any other macro whose definition we can read (``defrules``/``defrule``/
+``syntax-rules``, or a ``syntax-case`` whose clauses end in a ``#'`` template,
+here or in the imported module's source) is expanded, and the expansion is
+checked instead: the use's own symbols keep their identity, template symbols are
+the macro's (hygiene) and never reported.  A macro whose syntax we cannot know
+has its arguments left alone; its head is still checked.  Top-level macro uses
+that expand to definitions (``def``, ``with-id`` generated names...) define
+those names for the whole file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from gerbil_lsp.core.index import DriftEntry, ImportSpec, LocalDefinition, Symbol, SymbolIndex
-from gerbil_lsp.core.reader import Node, NodeKind, ReadResult, read_source
+from gerbil_lsp.core.index.modules import resolve_string_import
+from gerbil_lsp.core.index.source import ModuleSource, format_id, scan_definer, scan_forms
+from gerbil_lsp.core.index.symindex import PRELUDE_MODULE
+from gerbil_lsp.core.reader import DOT as _DOT
+from gerbil_lsp.core.reader import KEYWORD as _KEYWORD
+from gerbil_lsp.core.reader import LIST as _LIST
+from gerbil_lsp.core.reader import QUOTE as _QUOTE
+from gerbil_lsp.core.reader import STRING as _STRING
+from gerbil_lsp.core.reader import SYMBOL as _SYMBOL
+from gerbil_lsp.core.reader import VECTOR as _VECTOR
+from gerbil_lsp.core.reader import Node, NodeKind, ReadResult, read_file, read_source
 
 # Forms whose first argument binds names for the rest of the form.
-_LAMBDA_LIKE = {"lambda", "λ", "case-lambda", "lambda*", "opt-lambda", "def", "def*", "define", "defmethod",
-                "definline", "defn", "defproto", "defsyntax-call", "define-values", "defvalues", "defconst",
-                "defalias", "defparameter", "deftable", "defmutable"}
+_LAMBDA_LIKE = {"lambda", "λ", "case-lambda", "lambda*", "opt-lambda", "def", "def*", "define", "definline",
+                "defn", "define-values", "defvalues", "defconst", "defalias", "defparameter",
+                "deftable", "defmutable", "defmutable*", "rec", "lambda/c", "def/c", "def*/c", "case-lambda/c"}
 _LET_LIKE = {"let", "let*", "letrec", "letrec*", "let-values", "let*-values", "letrec-values", "letrec*-values",
-             "when-let", "if-let", "and-let*", "let-hash", "with", "with*", "fluid-let", "parameterize",
-             "let-syntax", "letrec-syntax", "do", "for", "for*", "for/collect", "for/fold", "for/foldr",
-             "for/and", "for/or", "for/vector", "for/list", "while-let", "receive", "with-id", "with-syntax",
-             "with-syntax*", "using", "with-lock", "with-catch", "chain", "defrules", "defrule",
-             "let/cc", "let/esc", "lambda/cc", "with-destroy", "with-result", "with-output-to-string"}
-# Forms whose whole body is a pattern/template language: names inside are not references.
+             "when-let", "if-let", "and-let*", "let-hash", "alet", "alet*",
+             "let-syntax", "letrec-syntax", "do", "do/c", "for", "for*", "for/collect", "for/fold", "for/foldr",
+             "for/and", "for/or", "for/vector", "for/list", "while-let", "with-id", "with-syntax",
+             "with-syntax*", "using", "let/c", "let/cc", "let/esc", "lambda/cc", "chain"}
+# Forms whose bindings name existing variables (parameterize ((p v)) body): nothing new is bound.
+_REBINDING = {"parameterize", "fluid-let"}
+# Forms whose first argument is a pattern: every symbol in it is bound.
+_PATTERN_FIRST = {"with", "with*", "catch", "receive", "with-list-builder"}
+# Forms whose whole body is a pattern/template language, phase-1 code or data: names inside are not references.
 _OPAQUE = {"quote", "syntax", "quasisyntax", "defrules", "defrule", "defsyntax", "define-syntax",
-           "defsyntax-for-match", "syntax-rules", "syntax-case", "syntax-parse", "begin-syntax", "for-syntax",
+           "defsyntax-for-match", "syntax-rules", "begin-syntax", "for-syntax", "ast-rules",
            "defrules*", "define-rules", "cond-expand", "begin-foreign", "c-declare", "c-lambda", "define-c-lambda",
            "extern", "declare", "export", "import", "module", "include", "begin-ffi", "c-define-type",
            "define-c-struct", "defstruct", "defclass", "defmessage", "deferror-class", "definterface",
-           "interface", "defgeneric", "defspecific", "defcall-actor", "defhandler", "defproto", "deftype",
-           "defenum", "defsyntax-for-import", "defsyntax-for-export", "package:", "namespace:", "foreign",
-           "defcompile-method", "define-type", "define-record-type", "define-structure", "defcall"}
-_MATCH_LIKE = {"match", "match*", "with", "with*", "lambda-match", "match-lambda", "def/c", "defmatch",
-               "case", "ecase", "<-", "<<", "try", "catch", "guard", "handler-case", "syntax-case",
-               "ast-case", "ast-rules", "core-ast-case", "core-syntax-case", "match-ast"}
+           "interface", "defgeneric", "defspecific", "deftype", "defproto",
+           "defenum", "defsyntax-for-import", "defsyntax-for-export", "defsyntax-for-import-export",
+           "package:", "namespace:", "foreign", "defsyntax-call", "defsyntax-parameter",
+           "defsyntax-parameter*", "defsyntax%", "defmacro", "define-syntax-rule", "declare-inline",
+           "defcompile-method", "define-type", "define-record-type", "define-structure", "defcall",
+           "require", "provide", "defstruct-type", "defclass-type", "defsystem-class-info",
+           "define-struct", "define-class", "c-define", "c-initialize"}
+# Pattern-matching forms: (form expr clause ...) whose clause patterns bind their variables.
+_MATCH_EXPR_FIRST = {"match", "match*"}
+_SYNTAX_CASE = {"syntax-case", "core-syntax-case", "ast-case", "core-ast-case"}  # (form expr (literal ...) clause ...)
+_MATCH_CLAUSES = {"lambda-match", "match-lambda", "def/c", "defmatch", "<-", "<<", "guard", "handler-case"}
+_MATCH_LIKE = _MATCH_EXPR_FIRST | _SYNTAX_CASE | _MATCH_CLAUSES | {"case", "ecase", "with", "with*", "catch"}
+# Opaque forms that define names in their enclosing body: the index's scanner knows which.
+_NESTED_DEFINERS = {"defstruct", "defclass", "deferror-class", "interface", "define-struct", "define-class",
+                    "defrules", "defrule", "defsyntax", "define-syntax", "defsyntax-call", "defrules*",
+                    "define-rules", "defsyntax%", "defmacro", "define-syntax-rule", "defsyntax-parameter",
+                    "defsyntax-parameter*", "defmessage", "defgeneric", "defenum", "deftype"}
+# Definers whose every symbol is a name they introduce (type descriptors, constructors, accessors).
+_BIND_ALL = {"defstruct-type", "defclass-type", "defsystem-class-info"}
+_MACRO_DEFINERS = {"defrules", "defrule", "defsyntax", "define-syntax", "define-rules", "defrules*",
+                   "define-syntax-rule"}
+_HASH_LITERALS = {"hash", "hash-eq", "hash-eqv"}  # (hash (key value) ...): keys are data
+_MACRO_KINDS = {"macro", "syntax"}
+_MAX_EXPANSION_DEPTH = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +125,17 @@ class Analysis:
         return {spec.module for spec in self.imports if spec.module}
 
     @cached_property
+    def scan(self) -> ModuleSource:
+        """The file's top-level forms as the index's scanner sees them (definitions, macros)."""
+        return scan_forms(self.result.forms, ":<local>", self.path, text=self.result.text)
+
+    @cached_property
     def definitions(self) -> dict[str, LocalDefinition]:
-        return self.index.local_definitions(self.result, self.path)
+        mod = self.scan
+        out = {name: d.to_local() for name, d in mod.defs.items()}
+        for m in mod.methods:
+            out.setdefault(m.name, m.to_local())
+        return out
 
     @property
     def visible(self) -> dict[str, Symbol]:
@@ -93,6 +156,41 @@ class Analysis:
         return next((form for form in self.result.forms if form.head == "import"), None)
 
     @cached_property
+    def unbound_known(self) -> bool:
+        """Whether a name missing from the prelude, the imports and the file is really unbound.
+
+        Needs a complete prelude (built from a Gerbil source tree), this file's prelude
+        being that one, and every import resolved to a module the index knows.
+        """
+        return (self.index.prelude_complete() and _prelude_is_default(self) and _imports_known(self)
+                and not _interpreter_script(self.result) and not _included_elsewhere(self.path))
+
+    @cached_property
+    def macros(self) -> _Macros:
+        return _Macros(self)
+
+    @cached_property
+    def top_level(self) -> set[str]:
+        """Every name the file defines at top level: its definitions, included files' and macro-made ones."""
+        names = set(self.definitions)
+        for form in _top_forms(self.result.forms):
+            head = form.head
+            if head == "include":
+                names.update(_included_names(form, self.path))
+            elif head is not None and head not in _OPAQUE and head not in _SPECIALS and head not in _DEFINING_HEADS:
+                made = self.macros.defined_by(form)
+                if (not made and head.startswith("def") and len(form.children) > 1
+                        and (head not in self.visible or self.macros.plan(head, None)[0])):
+                    # a definer macro we cannot expand, (defthing (name arg ...) ...): it defines name
+                    target = form.children[1]
+                    if target.kind is _LIST and target.children and target.delimiter == "(":
+                        target = target.children[0]
+                    if target.kind is _SYMBOL:
+                        made = {target.value}
+                names.update(made)
+        return names
+
+    @cached_property
     def problems(self) -> list[Problem]:
         found = [
             Problem(e.span.start.offset, max(e.span.end.offset, e.span.start.offset + 1), e.message, e.code)
@@ -106,123 +204,1042 @@ def analyze(text: str, uri: str, index: SymbolIndex, version: int | None = None,
     return Analysis(uri, version, read_source(text), index, path)
 
 
-# --------------------------------------------------------------------------- binding collection
+# --------------------------------------------------------------------------- what the file's imports make known
 
 
-def _symbols_in(node: Node) -> Iterator[str]:
-    for sub in node.walk():
-        if sub.kind is NodeKind.SYMBOL:
+def _prelude_is_default(analysis: Analysis) -> bool:
+    """False for ``#lang`` files and ``prelude:`` directives naming another language."""
+    result = analysis.result
+    if result.lang is not None and not result.lang.startswith((":gerbil/", ":scheme/")):
+        return False
+    forms = result.forms
+    for i in range(0, len(forms) - 1, 2):
+        key = forms[i]
+        if key.kind is not _KEYWORD:
+            break
+        if key.text != "prelude:":
+            continue
+        value = forms[i + 1]
+        if value.kind is _SYMBOL:
+            return value.value in (PRELUDE_MODULE, ":<root>")  # the root is a subset of the prelude
+        if value.kind is _STRING and analysis.path is not None:
+            module, _ = resolve_string_import(value.value, analysis.path, analysis.index.module_for_path)
+            return module == PRELUDE_MODULE
+        return False
+    return True
+
+
+def _interpreter_script(result: ReadResult) -> bool:
+    """A ``#!/usr/bin/env gxi`` script: evaluated in the interpreter's top level, whose names we do not know."""
+    if not result.text.startswith("#!"):
+        return False
+    return "gxi" in result.text[:200].split("\n", 1)[0]
+
+
+_INCLUDE_RE = re.compile(r'\(include\s+"([^"]+)"')
+_INCLUDERS: dict[str, tuple[float, frozenset[str]]] = {}
+
+
+def _included_elsewhere(path: str | None) -> bool:
+    """Whether another source file near this one ``(include ...)``s it: then its names come from there."""
+    if path is None:
+        return False
+    target = os.path.normpath(os.path.abspath(path))
+    here = os.path.dirname(target)
+    for directory in (here, os.path.dirname(here)):
+        if target in _includes_from(directory):
+            return True
+    return False
+
+
+def _includes_from(directory: str) -> frozenset[str]:
+    """The files the ``.ss`` files of one directory include (cached until the directory changes)."""
+    try:
+        mtime = os.stat(directory).st_mtime
+    except OSError:
+        return frozenset()
+    hit = _INCLUDERS.get(directory)
+    if hit is not None and hit[0] == mtime:
+        return hit[1]
+    found: set[str] = set()
+    try:
+        names = [n for n in os.listdir(directory) if n.endswith(".ss")]
+    except OSError:
+        names = []
+    for name in names:
+        try:
+            with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as fh:
+                text = fh.read(1_000_000)
+        except OSError:
+            continue
+        if "(include" not in text:
+            continue
+        for match in _INCLUDE_RE.finditer(text):
+            found.add(os.path.normpath(os.path.join(directory, match.group(1))))
+    if len(_INCLUDERS) > 256:
+        _INCLUDERS.clear()
+    _INCLUDERS[directory] = (mtime, frozenset(found))
+    return _INCLUDERS[directory][1]
+
+
+def _imports_known(analysis: Analysis) -> bool:
+    """Every ``(import ...)`` spec names a module whose exports the index has."""
+    index = analysis.index
+    imports = analysis.imports
+    if not all(spec.module is not None and index.has_module(spec.module) for spec in imports):
+        return False
+    starts = {(spec.line, spec.character) for spec in imports}
+    for form in _top_forms(analysis.result.forms):
+        if form.head != "import":
+            continue
+        for spec in form.children[1:]:
+            if spec.kind is _LIST and spec.head == "runtime:":
+                continue
+            begin, end = spec.span.start, spec.span.end
+            if not any((begin.line, begin.character) <= at <= (end.line, end.character) for at in starts):
+                return False  # a spec that resolved to nothing (an import macro, a bad form)
+    return True
+
+
+def _top_forms(forms: list[Node]) -> Iterator[Node]:
+    """Top-level list forms, through ``begin`` (the forms of every ``cond-expand`` clause too)."""
+    stack = list(reversed(forms))
+    while stack:
+        form = stack.pop()
+        if form.kind is not _LIST or not form.children:
+            continue
+        head = form.head
+        if head == "begin":
+            stack.extend(reversed(form.children[1:]))
+        elif head == "cond-expand":
+            for clause in reversed(form.children[1:]):
+                if clause.kind is _LIST:
+                    stack.extend(reversed(clause.children[1:]))
+        else:
+            yield form
+
+
+_FILE_CACHE: dict[str, tuple[float, ReadResult | None]] = {}
+
+
+def _read_cached(path: str) -> ReadResult | None:
+    """A source file read once per modification (included files, macro definitions elsewhere)."""
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return None
+    hit = _FILE_CACHE.get(path)
+    if hit is not None and hit[0] == mtime:
+        return hit[1]
+    try:
+        result = read_file(path)
+    except OSError:
+        result = None
+    if len(_FILE_CACHE) > 64:
+        _FILE_CACHE.clear()
+    _FILE_CACHE[path] = (mtime, result)
+    return result
+
+
+def _included_names(form: Node, path: str | None) -> set[str]:
+    """Names an ``(include "file")`` form defines (the included text is part of this module)."""
+    if path is None:
+        return set()
+    return set(scan_forms([form], ":<include>", path, read_file=_read_cached).defs)
+
+
+# --------------------------------------------------------------------------- macro expansion (syntax-rules)
+
+
+class _T:
+    """A node a macro expansion made from its template: the macro's own text, never reported."""
+
+    __slots__ = ("kind", "value", "text", "children", "delimiter", "start", "end", "closed", "anchor")
+
+    def __init__(self, kind, value, text, children, delimiter, anchor) -> None:
+        self.kind = kind
+        self.value = value
+        self.text = text
+        self.children = children
+        self.delimiter = delimiter
+        self.anchor = anchor
+        self.start = anchor.start if anchor is not None else 0
+        self.end = anchor.end if anchor is not None else 0
+        self.closed = True
+
+    @property
+    def head(self) -> str | None:
+        if self.kind is _LIST and self.children:
+            first = self.children[0]
+            if first.kind is _SYMBOL:
+                return first.value
+        return None
+
+    @property
+    def span(self):
+        return self.anchor.span
+
+    def walk(self) -> Iterator:
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            if node.children:
+                stack.extend(reversed(node.children))
+
+
+class _Seq(list):
+    """What a pattern variable under an ellipsis matched: one value per repetition."""
+
+    __slots__ = ()
+
+
+class _NoExpansion(Exception):  # noqa: N818 - control flow, not an error
+    pass
+
+
+def _is_ellipsis(node) -> bool:
+    return node.kind is _SYMBOL and node.value == "..."
+
+
+def _pattern_vars(pattern, literals, out: list[str]) -> list[str]:
+    if pattern.kind is _SYMBOL:
+        name = pattern.value
+        if name not in ("_", "...") and name not in literals:
+            out.append(name)
+    else:
+        for child in pattern.children:
+            _pattern_vars(child, literals, out)
+    return out
+
+
+def _match(pattern, form, literals, env: dict) -> bool:
+    kind = pattern.kind
+    if kind is _SYMBOL:
+        name = pattern.value
+        if name == "_":
+            return True
+        if name in literals:
+            return form.kind is _SYMBOL and form.value == name
+        env[name] = form
+        return True
+    if kind is _LIST or kind is _VECTOR:
+        return form.kind is kind and _match_items(pattern.children, form.children, literals, env, form)
+    if kind is _QUOTE or kind is _DOT:
+        return False
+    return form.kind is kind and form.value == pattern.value  # a literal datum: keyword, string, number...
+
+
+def _match_items(patterns: list, forms: list, literals, env: dict, anchor) -> bool:
+    """Match list items, with one ellipsis per level and an optional ``. tail`` pattern."""
+    tail = None
+    for i, p in enumerate(patterns):
+        if p.kind is _DOT:
+            tail = patterns[i + 1] if i + 1 < len(patterns) else None
+            patterns = patterns[:i]
+            break
+    if any(f.kind is _DOT for f in forms):
+        return False
+    ellipsis = next((i for i in range(len(patterns) - 1) if _is_ellipsis(patterns[i + 1])), None)
+    if ellipsis is None:
+        if len(forms) < len(patterns) or (tail is None and len(forms) != len(patterns)):
+            return False
+        for p, f in zip(patterns, forms, strict=False):
+            if not _match(p, f, literals, env):
+                return False
+        if tail is not None:
+            rest = forms[len(patterns):]
+            return _match(tail, _T(_LIST, None, "", rest, "(", rest[0] if rest else anchor), literals, env)
+        return True
+    before, sub, after = patterns[:ellipsis], patterns[ellipsis], patterns[ellipsis + 2:]
+    count = len(forms) - len(before) - len(after)
+    if count < 0:
+        return False
+    for p, f in zip(before, forms, strict=False):
+        if not _match(p, f, literals, env):
+            return False
+    names = _pattern_vars(sub, literals, [])
+    seqs = {name: _Seq() for name in names}
+    for item in forms[len(before):len(before) + count]:
+        inner: dict = {}
+        if not _match(sub, item, literals, inner):
+            return False
+        for name in names:
+            seqs[name].append(inner.get(name))
+    env.update(seqs)
+    for p, f in zip(after, forms[len(before) + count:], strict=False):
+        if not _match(p, f, literals, env):
+            return False
+    if tail is not None:
+        return _match(tail, _T(_LIST, None, "", [], "(", anchor), literals, env)
+    return True
+
+
+def _subst(template, env: dict, anchor):
+    """The template with pattern variables replaced by what they matched (``...`` repeated)."""
+    kind = template.kind
+    if kind is _SYMBOL:
+        name = template.value
+        if name in env:
+            value = env[name]
+            if value is None or isinstance(value, _Seq):
+                raise _NoExpansion
+            return value
+        return _T(_SYMBOL, name, name, [], "", anchor)
+    children = template.children
+    if not children:
+        return _T(kind, template.value, template.text, [], template.delimiter, anchor)
+    if kind is _LIST and len(children) == 2 and _is_ellipsis(children[0]):
+        return _subst(children[1], {k: v for k, v in env.items() if not isinstance(v, _Seq)}, anchor)  # (... ...)
+    out: list = []
+    i = 0
+    while i < len(children):
+        child = children[i]
+        if child.kind is _DOT and i + 1 < len(children):
+            rest = _subst(children[i + 1], env, anchor)
+            if rest.kind is _LIST and rest.delimiter != "{":
+                out.extend(rest.children)  # (a . rest) with rest a list: spliced
+            else:
+                out.append(child)
+                out.append(rest)
+            break
+        j = i + 1
+        depth = 0
+        while j < len(children) and _is_ellipsis(children[j]):
+            depth += 1
+            j += 1
+        if depth:
+            out.extend(_subst_repeated(child, env, anchor, depth))
+        else:
+            out.append(_subst(child, env, anchor))
+        i = j
+    return _T(kind, template.value, template.text, out, template.delimiter, anchor)
+
+
+def _subst_repeated(template, env: dict, anchor, depth: int) -> list:
+    names = [n for n in _pattern_vars(template, (), []) if isinstance(env.get(n), _Seq)]
+    if not names:
+        raise _NoExpansion
+    count = min(len(env[n]) for n in names)
+    out: list = []
+    for k in range(count):
+        inner = dict(env)
+        for n in names:
+            inner[n] = env[n][k]
+        if depth > 1:
+            out.extend(_subst_repeated(template, inner, anchor, depth - 1))
+        else:
+            out.append(_subst(template, inner, anchor))
+    return out
+
+
+@dataclass(slots=True)
+class _Clause:
+    pattern: list  # the pattern's items after the macro keyword
+    keyword: str | None  # a pattern variable in the keyword position: bound to the use's head
+    fender: object | None  # the clause's guard expression
+    template: object | None  # None: this clause computes its output (we cannot expand it)
+    generated: list = field(default_factory=list)  # (variable, parts) of with-syntax made identifiers
+
+
+@dataclass(slots=True)
+class _Plan:
+    literals: frozenset
+    clauses: list[_Clause]
+
+
+def _plan(form) -> _Plan | None:
+    """How to expand a macro definition form; None when it is procedural beyond our reach."""
+    head = form.head
+    kids = form.children
+    if head in ("defrule", "define-syntax-rule"):
+        if len(kids) >= 3 and kids[1].kind is _LIST and kids[1].children:
+            return _Plan(frozenset(), [_clause(kids[1], None, kids[-1], [])])
+        return None
+    if head in ("defrules", "define-rules", "defrules*") and len(kids) >= 3:
+        return _rules_plan(kids[2], kids[3:], syntax_case=False)
+    if head in ("defsyntax", "define-syntax") and len(kids) >= 3:
+        if kids[1].kind is _SYMBOL:
+            return _transformer_plan(kids[-1])
+        body = kids[-1]
+        if body.head == "syntax-case" and len(body.children) >= 3:
+            return _rules_plan(body.children[2], body.children[3:], syntax_case=True)
+    return None
+
+
+def _transformer_plan(expr) -> _Plan | None:
+    """A transformer expression: ``(syntax-rules ...)``, or a ``lambda`` ending in ``syntax-case``."""
+    head = expr.head
+    if head == "syntax-rules" and len(expr.children) >= 2:
+        return _rules_plan(expr.children[1], expr.children[2:], syntax_case=False)
+    if head in ("lambda", "λ") and len(expr.children) >= 3:
+        body = expr.children[-1]
+        if body.head == "syntax-case" and len(body.children) >= 3:
+            return _rules_plan(body.children[2], body.children[3:], syntax_case=True)
+    return None
+
+
+def _rules_plan(literals, clauses, *, syntax_case: bool) -> _Plan | None:
+    if literals.kind is not _LIST:
+        return None
+    lits = frozenset(c.value for c in literals.children if c.kind is _SYMBOL)
+    out = []
+    for clause in clauses:
+        parts = clause.children
+        if clause.kind is not _LIST or len(parts) not in (2, 3):
+            continue
+        if parts[0].kind is not _LIST or not parts[0].children:
+            continue  # an identifier macro clause: not a call form
+        generated: list = []
+        template = _case_template(parts[-1], generated) if syntax_case else parts[-1]
+        out.append(_clause(parts[0], parts[1] if len(parts) == 3 else None, template, generated))
+    return _Plan(lits, out) if out else None
+
+
+def _clause(pattern, fender, template, generated: list) -> _Clause:
+    keyword = pattern.children[0]
+    name = keyword.value if keyword.kind is _SYMBOL and keyword.value != "_" else None
+    return _Clause(pattern.children[1:], name, fender, template, generated)
+
+
+def _case_template(body, generated: list):
+    """The ``#'template`` a syntax-case clause returns, through ``with-syntax`` bindings."""
+    while True:
+        if body.kind is _QUOTE and body.delimiter == "#'" and body.children:
+            return body.children[0]
+        head = body.head
+        if head in ("with-syntax", "with-syntax*") and len(body.children) >= 3 and body.children[1].kind is _LIST:
+            for binding in body.children[1].children:
+                if binding.kind is _LIST and len(binding.children) == 2:
+                    generated.append((binding.children[0], binding.children[1]))
+            body = body.children[-1]
+            continue
+        return None
+
+
+_SYNTAX_PREDICATES = {
+    "identifier?": lambda n: n.kind is _SYMBOL,
+    "stx-string?": lambda n: n.kind is _STRING,
+    "stx-keyword?": lambda n: n.kind is _KEYWORD,
+    "stx-pair?": lambda n: n.kind is _LIST and bool(n.children),
+    "stx-null?": lambda n: n.kind is _LIST and not n.children,
+    "stx-list?": lambda n: n.kind is _LIST,
+    "identifier-list?": lambda n: n.kind is _LIST and all(c.kind is _SYMBOL for c in n.children),
+    "stx-fixnum?": lambda n: n.kind is NodeKind.NUMBER and isinstance(n.value, int),
+}
+
+
+def _fender(expr, env: dict) -> bool | None:
+    """A clause guard of syntax predicates on pattern variables, evaluated; None when beyond us."""
+    head = expr.head if expr.kind is _LIST else None
+    args = expr.children[1:] if head else ()
+    if head in ("and", "or") and args:
+        verdicts = [_fender(a, env) for a in args]
+        if head == "and":
+            return False if False in verdicts else (None if None in verdicts else True)
+        return True if True in verdicts else (None if None in verdicts else False)
+    if head == "not" and len(args) == 1:
+        verdict = _fender(args[0], env)
+        return None if verdict is None else not verdict
+    test = _SYNTAX_PREDICATES.get(head)
+    if test is not None and len(args) == 1:
+        arg = args[0]
+        if arg.kind is _QUOTE and arg.delimiter == "#'" and arg.children and arg.children[0].kind is _SYMBOL:
+            value = env.get(arg.children[0].value)
+            if value is not None and not isinstance(value, _Seq):
+                return test(value)
+    return None
+
+
+def _identifier_name(expr, env: dict, plain: frozenset = frozenset()) -> str | None:
+    """The name an identifier-making expression gives, if we can say.
+
+    ``(stx-identifier ctx part ...)``, ``(format-id ctx "fmt" arg ...)``, and the unhygienic
+    ``(syntax-local-introduce 'name)`` / ``(datum->syntax ctx 'name)``.  ``plain`` are the
+    variables (of an enclosing ``lambda``) that hold syntax themselves.
+    """
+    head = expr.head
+    args = expr.children[2:]
+    parts: list[str] = []
+
+    def text(node) -> str | None:
+        if node.kind is _STRING:
+            return node.value
+        if node.kind is _SYMBOL and node.value in plain:
+            bound = env.get(node.value)
+            return bound.value if bound is not None and getattr(bound, "kind", None) is _SYMBOL else None
+        if node.kind is _QUOTE and node.children and node.children[0].kind is _SYMBOL:
+            inner = node.children[0]
+            if node.delimiter == "'":
+                return inner.value
+            bound = env.get(inner.value) if node.delimiter == "#'" else None
+            return bound.value if bound is not None and getattr(bound, "kind", None) is _SYMBOL else None
+        if node.head == "stx-e" and len(node.children) == 2:
+            return text(node.children[1])
+        return None
+
+    if head == "syntax-local-introduce" and len(expr.children) == 2:
+        return text(expr.children[1])
+    if head == "datum->syntax" and len(expr.children) == 3:
+        return text(expr.children[2])
+    if head == "stx-identifier":
+        for arg in args:
+            value = text(arg)
+            if value is None:
+                return None
+            parts.append(value)
+        return "".join(parts) or None
+    if head == "format-id" and args and args[0].kind is _STRING:
+        values = [text(arg) for arg in args[1:]]
+        if None in values:
+            return None
+        return format_id(args[0].value, values)
+    return None
+
+
+def _expand(use, plan: _Plan):
+    """The expansion of ``use``; None when no clause applies or the clause is beyond us."""
+    args = use.children[1:]
+    clauses = plan.clauses
+    for i, clause in enumerate(clauses):
+        env: dict = {}
+        if not _match_items(clause.pattern, args, plan.literals, env, use):
+            continue
+        if clause.fender is not None:
+            verdict = _fender(clause.fender, env)
+            if verdict is False:
+                continue
+            if verdict is None and any(_match_items(c.pattern, args, plan.literals, {}, use)
+                                       for c in clauses[i + 1:]):
+                return None  # a guard we cannot evaluate picks between clauses
+        if clause.template is None:
+            return None
+        if clause.keyword is not None:
+            env[clause.keyword] = use.children[0]
+        for var, expr in clause.generated:
+            if var.kind is not _SYMBOL:
+                made = _generated_names(var, expr, env, use)
+                for name in _pattern_vars(var, (), []):
+                    env[name] = made  # None: bound to something computed, unusable in a template
+                continue
+            if expr.kind is _QUOTE and expr.delimiter == "#'" and expr.children:
+                try:
+                    env[var.value] = _subst(expr.children[0], env, use)
+                except _NoExpansion:
+                    env[var.value] = None
+                continue
+            name = _identifier_name(expr, env) if expr.kind is _LIST else None
+            env[var.value] = _T(_SYMBOL, name or "%%computed", name or "%%computed", [], "", use)
+        try:
+            return _subst(clause.template, env, use)
+        except (_NoExpansion, RecursionError):
+            return None
+    return None
+
+
+def _generated_names(var, expr, env: dict, anchor) -> _Seq | None:
+    """``((v ...) (stx-map (lambda (x) (stx-identifier x ...)) #'(w ...)))``: one made name per ``w``."""
+    kids = var.children
+    if not (var.kind is _LIST and len(kids) == 2 and kids[0].kind is _SYMBOL and _is_ellipsis(kids[1])):
+        return None
+    if expr.head not in ("stx-map", "map") or len(expr.children) != 3:
+        return None
+    fn, source = expr.children[1], expr.children[2]
+    if fn.head not in ("lambda", "λ") or len(fn.children) != 3 or fn.children[1].kind is not _LIST:
+        return None
+    formals = fn.children[1].children
+    if len(formals) != 1 or formals[0].kind is not _SYMBOL:
+        return None
+    if not (source.kind is _QUOTE and source.delimiter == "#'" and source.children):
+        return None
+    listed = source.children[0]
+    if not (listed.kind is _LIST and len(listed.children) == 2 and listed.children[0].kind is _SYMBOL
+            and _is_ellipsis(listed.children[1])):
+        return None
+    items = env.get(listed.children[0].value)
+    if not isinstance(items, _Seq) or fn.children[2].kind is not _LIST:
+        return None
+    param = formals[0].value
+    out = _Seq()
+    for item in items:
+        name = _identifier_name(fn.children[2], {**env, param: item}, frozenset((param,)))
+        if name is None:
+            return None
+        out.append(_T(_SYMBOL, name, name, [], "", anchor))
+    return out
+
+
+def _with_id(form, anchor) -> object | None:
+    """``(with-id ctx ((id "part" #'x ...) ...) body ...)`` with the made names put in."""
+    kids = form.children
+    at = 1 if len(kids) > 1 and kids[1].kind is _LIST else 2
+    if len(kids) <= at + 1 or kids[at].kind is not _LIST:
+        return None
+    env: dict = {}
+    for spec in kids[at].children:
+        if spec.kind is _SYMBOL:
+            env[spec.value] = _T(_SYMBOL, spec.value, spec.value, [], "", anchor)
+            continue
+        if spec.kind is not _LIST or not spec.children or spec.children[0].kind is not _SYMBOL:
+            return None
+        parts = []
+        for part in spec.children[1:] or [spec.children[0]]:
+            if part.kind is _STRING:
+                parts.append(part.value)
+            elif part.kind is _SYMBOL:
+                parts.append(part.value)
+            elif part.kind is _QUOTE and part.children and part.children[0].kind is _SYMBOL:
+                parts.append(part.children[0].value)
+            else:
+                return None
+        name = "".join(parts)
+        env[spec.children[0].value] = _T(_SYMBOL, name, name, [], "", anchor)
+    body = kids[at + 1:]
+    try:
+        return [_subst_plain(b, env, anchor) for b in body]
+    except _NoExpansion:
+        return None
+
+
+def _subst_plain(node, env: dict, anchor):
+    try:
+        return _subst_plain_deep(node, env, anchor)
+    except RecursionError:
+        raise _NoExpansion from None
+
+
+def _subst_plain_deep(node, env: dict, anchor):
+    """Replace symbols by ``env`` values, keeping every other node (no template semantics)."""
+    if node.kind is _SYMBOL:
+        return env.get(node.value, node)
+    if not node.children:
+        return node
+    return _T(node.kind, node.value, node.text, [_subst_plain_deep(c, env, anchor) for c in node.children],
+              node.delimiter, node if isinstance(node, Node) else anchor)
+
+
+_FILE_PLANS: dict[str, tuple[float, dict]] = {}
+_DEFS_KEY = ("defs",)  # in a file's plans: the names it defines that are not macros
+
+
+def _file_plans(path: str) -> dict:
+    """Macro plans of one source file, by name and by ("line", n) of the definition."""
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return {}
+    hit = _FILE_PLANS.get(path)
+    if hit is not None and hit[0] == mtime:
+        return hit[1]
+    plans: dict = {}
+    try:
+        result = read_file(path)  # only the plans are kept: they hold the macros' templates, not the file
+    except OSError:
+        result = None
+    if result is not None:
+        mod = scan_forms(result.forms, ":<macros>", path, text=result.text)
+        _collect_plans(mod, plans)
+        plans[_DEFS_KEY] = frozenset(name for name, d in mod.defs.items() if d.kind not in _MACRO_KINDS)
+    if len(_FILE_PLANS) > 256:
+        _FILE_PLANS.clear()
+    _FILE_PLANS[path] = (mtime, plans)
+    return plans
+
+
+def _collect_plans(mod: ModuleSource, plans: dict) -> None:
+    todo = [mod]
+    while todo:
+        m = todo.pop()
+        todo.extend(m.submodules.values())
+        for name, form in m.macros.items():
+            plan = _plan(form)
+            plans[name] = plan
+            d = m.defs.get(name)
+            if d is not None:
+                plans.setdefault(("line", d.line), {})[name] = plan
+        # macros that this file's own macros define (a defining macro used at top level)
+        for use in m.macro_uses:
+            plan = plans.get(use.head)
+            if plan is None:
+                continue
+            expansion = _expand(use, plan)
+            if expansion is None:
+                continue
+            for form in _expansion_tops(expansion):
+                if form.head in ("defrules", "defrule", "defsyntax", "define-syntax", "define-rules"):
+                    target = form.children[1] if len(form.children) > 1 else None
+                    if target is not None and target.kind is _LIST and target.children:
+                        target = target.children[0]
+                    if target is not None and target.kind is _SYMBOL:
+                        sub = _plan(form)
+                        plans.setdefault(target.value, sub)
+                        plans.setdefault(("line", use.span.start.line), {})[target.value] = sub
+
+
+def _expansion_tops(node) -> Iterator:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.kind is _LIST and n.head == "begin":
+            stack.extend(reversed(n.children[1:]))
+        elif n.kind is _LIST:
+            yield n
+
+
+class _Macros:
+    """Which heads are macros we can expand, for one analysis."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.analysis = analysis
+        self.local: dict = {}
+        _collect_plans(analysis.scan, self.local)
+        self._memo: dict[str, tuple[bool, _Plan | None, dict | None]] = {}
+
+    def plan(self, head: str, scope: dict | None) -> tuple[bool, _Plan | None, dict | None]:
+        """(is a macro whose syntax is not taught by hand, its plan or None, the plan's own scope).
+
+        ``scope`` is given for a head that came from a macro's template: it names a binding
+        of the macro's own module (hygiene), looked up there first.
+        """
+        if scope is not None:
+            if head in scope:
+                return True, scope[head], scope
+            if head in scope.get(_DEFS_KEY, ()):
+                return False, None, None  # a procedure or value of the macro's module
+            rows = self.analysis.index.lookup(head)
+            if rows and not any(r.kind in _MACRO_KINDS and r.module is not None for r in rows):
+                return False, None, None  # a procedure, or the prelude's syntax
+            if head not in self.analysis.visible:
+                return True, None, None  # bound in the macro's module in a way we cannot see
+        hit = self._memo.get(head)
+        if hit is None:
+            hit = self._memo[head] = self._plan(head)
+        return hit
+
+    def _plan(self, head: str) -> tuple[bool, _Plan | None, dict | None]:
+        if head in self.local:
+            return True, self.local[head], self.local
+        sym = self.analysis.visible.get(head)
+        if sym is None or sym.kind not in _MACRO_KINDS:
+            return False, None, None
+        module = sym.origin or sym.module
+        if module is None or module.startswith(PRELUDE_MODULE):
+            return False, None, None  # the prelude's syntax: expression arguments (or taught by hand)
+        if sym.source_path is None:
+            return True, None, None
+        plans = _file_plans(sym.source_path)
+        by_line = plans.get(("line", sym.source_line), {})
+        plan = by_line.get(head) or (next(iter(by_line.values())) if len(by_line) == 1 else None)
+        if plan is None:
+            plan = plans.get(head)
+        return True, plan, plans
+
+    def defined_by(self, form) -> set[str]:
+        """Names a top-level macro use defines, by expanding it (through ``begin`` and ``with-id``)."""
+        names: set[str] = set()
+        todo = [(form, None, 0)]
+        while todo:
+            node, scope, depth = todo.pop()
+            head = node.head
+            if head is None or depth > _MAX_EXPANSION_DEPTH:
+                continue
+            if head == "begin":
+                todo.extend((c, scope, depth) for c in node.children[1:])
+                continue
+            if head == "with-id":
+                body = _with_id(node, node)
+                if body:
+                    todo.extend((b, scope, depth + 1) for b in body)
+                continue
+            is_macro, plan, plan_scope = self.plan(head, scope)
+            if is_macro and head not in _DEFINING_HEADS:
+                expansion = _expand(node, plan) if plan is not None else None
+                if expansion is not None:
+                    todo.append((expansion, plan_scope, depth + 1))
+                continue
+            if depth:
+                names.update(_nested_definitions(node))
+        return names
+
+
+_DEFINING_HEADS = {"def", "define", "def*", "defvalues", "define-values", "defalias", "defconst", "defrules",
+                   "defrule", "defsyntax", "define-syntax", "defstruct", "defclass", "definline",
+                   "defparameter", "defmutable", "defmutable*", "deferror-class", "interface", "defmethod"}
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+def _symbols_in(node) -> Iterator[str]:
+    stack = [node]
+    while stack:
+        sub = stack.pop()
+        if sub.kind is _SYMBOL:
             yield sub.value
+        elif sub.children:
+            stack.extend(sub.children)
 
 
-def _formals(node: Node) -> Iterator[str]:
+def _formals(node) -> Iterator[str]:
     """Names a lambda list binds: `x`, `(x y . rest)`, `(x (opt default) key: (k v))`."""
-    if node.kind is NodeKind.SYMBOL:
+    if node.kind is _SYMBOL:
         yield node.value
         return
-    if node.kind is not NodeKind.LIST:
+    if node.kind is not _LIST:
         return
     for position, child in enumerate(node.children):
-        if child.kind is NodeKind.SYMBOL:
+        if child.kind is _SYMBOL:
             yield child.value
-        elif child.kind is NodeKind.LIST and child.children:
+        elif child.kind is _LIST and child.children:
             if position == 0:
                 yield from _formals(child)  # curried: (def ((make-adder n) x) ...)
             else:
                 yield from _formals(child.children[0])  # (opt default)
 
 
-def _let_bindings(node: Node) -> Iterator[str]:
+def _let_bindings(node) -> Iterator[str]:
     """Names a binding list binds: `((a 1) ((values b c) e))`, or Gerbil's single `(a 1)`."""
-    if node.kind is NodeKind.SYMBOL:
+    if node.kind is _SYMBOL:
         yield node.value
         return
-    if node.kind is not NodeKind.LIST or not node.children:
+    if node.kind is not _LIST or not node.children:
         return
     first = node.children[0]
-    if first.kind is NodeKind.SYMBOL:  # (let (x expr) body)
+    if first.kind is _SYMBOL:  # (let (x expr) body)
         yield first.value
         return
-    if first.head == "values" and len(node.children) == 2:  # (for ((values k v) (in-hash h)) body)
-        yield from _symbols_in(first)
+    if len(node.children) == 2 and (first.head == "values" or first.delimiter == "["
+                                    or node.children[1].kind is not _LIST):
+        yield from _symbols_in(first)  # one binding of a pattern: (for ([k . v] alist) body)
         return
     for binding in node.children:
-        if binding.kind is NodeKind.SYMBOL:
+        if binding.kind is _SYMBOL:
             yield binding.value
-        elif binding.kind is NodeKind.LIST and binding.children:
+        elif binding.kind is _LIST and binding.children:
             yield from _symbols_in(binding.children[0])  # a name, or a values/match pattern
 
 
-def _bound_names(form: Node) -> set[str]:
-    """Every name some binding form inside ``form`` introduces (generous: not scope-exact)."""
-    bound: set[str] = set()
-    for node in form.walk():
-        if node.kind is not NodeKind.LIST or not node.children:
-            continue
-        head = node.head
-        args = node.children[1:]
-        if head is None or not args:
-            continue
-        if head in _LAMBDA_LIKE or head.startswith("def"):
-            bound.update(_formals(args[0]))
-            if head in ("case-lambda", "def*", "defcase"):
-                for clause in args:
-                    if clause.kind is NodeKind.LIST and clause.children:
+def _nested_definitions(node, scope: ModuleSource | None = None) -> set[str]:
+    """Names a definer form inside a body introduces (a struct's accessors, a local macro...).
+
+    ``scope`` collects the definitions of one body, so a struct sees its super's slots.
+    """
+    mod = scope if scope is not None else ModuleSource(id=":<nested>")
+    before = set(mod.defs)
+    try:
+        scan_definer(mod, node)
+    except (AttributeError, IndexError, TypeError, KeyError):
+        return set()
+    return set(mod.defs) - before if scope is not None else set(mod.defs)
+
+
+class _Walk:
+    """One walk over a form: binding names, references, calls (see the module docstring)."""
+
+    __slots__ = ("bound", "calls", "deferred", "dotted", "inner_macros", "local_macros", "macros", "nested", "refs",
+                 "top", "visible")
+
+    def __init__(self, analysis: Analysis | None) -> None:
+        self.bound: set[str] = set()
+        self.refs: list = []
+        self.calls: list = []
+        self.deferred: list = []
+        self.dotted = False  # a let-hash binds `.key` names in its body
+        self.inner_macros: dict[str, _Plan | None] = {}  # macros defined inside the form (defrules, let-syntax)
+        self.nested: ModuleSource | None = None  # definer forms met inside the form, scanned together
+        if analysis is not None:
+            self.visible = analysis.visible
+            self.top = analysis.top_level
+            self.macros: _Macros | None = analysis.macros
+            self.local_macros = self.macros.local
+        else:
+            self.visible, self.top, self.macros, self.local_macros = {}, set(), None, {}
+
+    def run(self, form) -> _Walk:
+        self._walk([(form, 0, None, 0)])
+        while self.deferred:  # heads unknown when met: walk them if a binding turned up since
+            bound = self.bound
+            ready = [item for item in self.deferred if item[0].children[0].value in bound]
+            if not ready:
+                break
+            self.deferred = [item for item in self.deferred if item[0].children[0].value not in bound]
+            self._walk([(node, 0, scope, depth) for node, scope, depth in ready])
+        return self
+
+    def _walk(self, stack: list) -> None:
+        bound, refs, calls = self.bound, self.refs, self.calls
+        visible, top, macros, local_macros = self.visible, self.top, self.macros, self.local_macros
+        while stack:
+            node, qdepth, scope, edepth = stack.pop()
+            kind = node.kind
+            if kind is _SYMBOL:
+                if qdepth == 0 and node.__class__ is Node:
+                    refs.append(node)
+                continue
+            if kind is _QUOTE:
+                prefix = node.delimiter
+                if prefix in ("'", "#'", "#`", "#&"):
+                    continue
+                if prefix == "`":
+                    stack.extend((c, qdepth + 1, scope, edepth) for c in node.children)
+                elif prefix in (",", ",@", "#,", "#,@"):
+                    stack.extend((c, max(qdepth - 1, 0), scope, edepth) for c in node.children)
+                else:
+                    stack.extend((c, qdepth, scope, edepth) for c in node.children)
+                continue
+            if kind is not _LIST:
+                continue  # atoms, and vector literals (self-quoting data)
+            children = node.children
+            if not children:
+                continue
+            if qdepth:
+                stack.extend((c, qdepth, scope, edepth) for c in children)
+                continue
+            if node.delimiter == "{":  # {method obj args...}: the method name is not a variable
+                stack.extend((c, 0, scope, edepth) for c in children[1:])
+                continue
+            first = children[0]
+            if first.kind is not _SYMBOL:
+                stack.extend((c, 0, scope, edepth) for c in children if c.kind is not _STRING)
+                continue
+            head = first.value
+            args = children[1:]
+            if head in ("cut", "cute") and args and args[0].kind is _SYMBOL and args[0].value in _SPECIALS:
+                stack.append((first, 0, scope, edepth))
+                first, head, args = args[0], args[0].value, args[1:]  # (cut let (x e) body): the inner form binds
+            if head in self.inner_macros:
+                stack.append((first, 0, scope, edepth))
+                plan = self.inner_macros[head]
+                expansion = _expand(node, plan) if plan is not None and edepth < _MAX_EXPANSION_DEPTH else None
+                if expansion is not None:
+                    stack.append((expansion, 0, scope, edepth + 1))
+                continue
+            if head in _OPAQUE:
+                if head in _MACRO_DEFINERS and args:
+                    name = args[0].children[0] if args[0].kind is _LIST and args[0].children else args[0]
+                    if name.kind is _SYMBOL:
+                        self.inner_macros[name.value] = _plan(node)
+                        bound.add(name.value)
+                elif head in _NESTED_DEFINERS and args:
+                    if self.nested is None:
+                        self.nested = ModuleSource(id=":<nested>")
+                    bound.update(_nested_definitions(node, self.nested))
+                elif head in _BIND_ALL:
+                    bound.update(_symbols_in(node))
+                stack.append((first, 0, scope, edepth))
+                continue
+            if head in _SPECIALS:
+                stack.append((first, 0, scope, edepth))
+                if args:
+                    self._special(head, args, stack, scope, edepth)
+                continue
+            if head in bound or (head in top and head not in local_macros):
+                pass  # a procedure of this file or a local binding: a plain call
+            elif macros is not None:
+                is_macro, plan, plan_scope = macros.plan(head, scope if first.__class__ is _T else None)
+                if is_macro:
+                    stack.append((first, 0, scope, edepth))
+                    if head.startswith("def") and args:
+                        bound.update(_formals(args[0]))
+                    if plan is not None and edepth < _MAX_EXPANSION_DEPTH:
+                        expansion = _expand(node, plan)
+                        if expansion is not None:
+                            stack.append((expansion, 0, plan_scope, edepth + 1))
+                    continue  # a macro whose syntax we cannot know: its arguments are left alone
+                if first.__class__ is Node and head not in visible and head not in top:
+                    if head.startswith("def") and args:
+                        bound.update(_formals(args[0]))  # an unknown definer: it defines its first name
+                    self.deferred.append((node, scope, edepth))
+                    stack.append((first, 0, scope, edepth))
+                    continue
+            elif head.startswith("def") and args:
+                bound.update(_formals(args[0]))
+            if first.__class__ is Node:
+                refs.append(first)
+                if node.delimiter == "(":
+                    calls.append(node)
+            for c in reversed(args):  # the hot path: symbols need no trip through the stack
+                k = c.kind
+                if k is _SYMBOL:
+                    if c.__class__ is Node:
+                        refs.append(c)
+                elif k is _LIST or k is _QUOTE:
+                    stack.append((c, 0, scope, edepth))
+
+    def _special(self, head: str, args: list, stack: list, scope, edepth: int) -> None:
+        """The forms taught by hand: what they bind, and which of their parts are evaluated."""
+        bound = self.bound
+        evaluated = args
+        if head in _LAMBDA_LIKE:
+            if head in ("case-lambda", "case-lambda/c", "def*", "def*/c"):
+                for clause in args[1:] if head.startswith("def") else args:
+                    if clause.kind is _LIST and clause.children:
                         bound.update(_formals(clause.children[0]))
-        elif head in ("with", "with*", "catch", "receive"):
-            bound.update(_symbols_in(args[0]))  # patterns: every variable in them
+            if head not in ("case-lambda", "case-lambda/c"):
+                bound.update(_formals(args[0]))
+        elif head == "defmethod":
+            if args[0].kind is _LIST and args[0].delimiter != "{":  # :std/generic (defmethod (name (a type)) body)
+                bound.update(_formals(args[0]))
+            evaluated = args[1:]  # {method Type}: names, not variables
+        elif head in _PATTERN_FIRST:
+            bound.update(_symbols_in(args[0]))
+        elif head in ("let/cc", "let/esc", "lambda/cc", "let-hash"):
+            if head == "let-hash":
+                self.dotted = True
+            elif args[0].kind is _SYMBOL:
+                bound.add(args[0].value)
+        elif head == "chain":
+            for step in args[1:]:  # (chain init (v (f v)) ([a . b] (g a))): a step may bind
+                if step.kind is _LIST and len(step.children) == 2 and step.children[0].kind is not _QUOTE:
+                    bound.update(_symbols_in(step.children[0]))
+        elif head == "with-id":
+            specs = 0 if args[0].kind is _LIST else 1
+            if len(args) > specs and args[specs].kind is _LIST:
+                for spec in args[specs].children:
+                    bound.update(_symbols_in(spec.children[0]) if spec.kind is _LIST and spec.children
+                                 else _symbols_in(spec))
+                evaluated = args[specs + 1:]  # the specs are strings and syntax: not evaluated
+        elif head in ("let-syntax", "letrec-syntax"):
+            if args[0].kind is _LIST:
+                for binding in args[0].children:
+                    if binding.kind is _LIST and len(binding.children) == 2 and binding.children[0].kind is _SYMBOL:
+                        self.inner_macros[binding.children[0].value] = _transformer_plan(binding.children[1])
+                        bound.add(binding.children[0].value)
+            evaluated = args[1:]
         elif head in _LET_LIKE:
             first = args[0]
-            if first.kind is NodeKind.SYMBOL and len(args) > 1 and args[1].kind is NodeKind.LIST:  # named let
-                bound.add(first.value)
+            if head == "let" and first.kind is _SYMBOL and len(args) > 1 and args[1].kind is _LIST:
+                bound.add(first.value)  # named let
                 first = args[1]
             bound.update(_let_bindings(first))
+            if head in ("for/fold", "for/foldr") and len(args) > 1:
+                bound.update(_let_bindings(args[1]))
         elif head in _MATCH_LIKE:
-            for clause in args:
-                if clause.kind is NodeKind.LIST and clause.children:
-                    bound.update(_symbols_in(clause.children[0]))  # patterns bind their variables
-    return bound
+            clauses = args
+            evaluated = []
+            if head in _MATCH_EXPR_FIRST or head in _SYNTAX_CASE or head in ("case", "ecase"):
+                evaluated = [args[0]]
+                clauses = args[2:] if head in _SYNTAX_CASE else args[1:]
+            for clause in clauses:
+                if clause.kind is not _LIST or not clause.children:
+                    continue
+                if head not in ("case", "ecase"):  # case datums are data; patterns bind their variables
+                    bound.update(_symbols_in(clause.children[0]))
+                evaluated.extend(clause.children[1:])
+        elif head == "@":
+            evaluated = args[:1]  # (@ obj slot ...): slot names are not variables
+        elif head in _HASH_LITERALS:
+            evaluated = [c for clause in args if clause.kind is _LIST for c in clause.children[1:]]
+        stack.extend((c, 0, scope, edepth) for c in reversed(evaluated))
 
 
-def _references(node: Node, opaque=lambda head: False, quasi_depth: int = 0) -> Iterator[Node]:
-    """Symbols in evaluated positions: skips quoted data, pattern/template forms and method names.
+_SPECIALS = (_LAMBDA_LIKE | _LET_LIKE | _REBINDING | _PATTERN_FIRST | _MATCH_LIKE | _HASH_LITERALS
+             | {"@", "defmethod", "let/cc", "let/esc", "lambda/cc", "let-hash", "chain", "with-id"})
 
-    ``opaque(head)`` says a form is a macro whose syntax we do not know (defined in this
-    file, or not known at all): its head is still checked, its arguments are not.
-    """
-    stack: list[tuple[Node, int]] = [(node, quasi_depth)]
-    while stack:
-        current, depth = stack.pop()
-        kind = current.kind
-        if kind is NodeKind.SYMBOL:
-            if depth == 0:
-                yield current
-            continue
-        if kind is NodeKind.QUOTE:
-            prefix = current.delimiter
-            if prefix in ("'", "#'", "#`", "#&"):
-                continue
-            if prefix == "`":
-                stack.extend((child, depth + 1) for child in current.children)
-            elif prefix in (",", ",@", "#,", "#,@"):
-                stack.extend((child, max(depth - 1, 0)) for child in current.children)
-            else:
-                stack.extend((child, depth) for child in current.children)
-            continue
-        if kind is NodeKind.VECTOR:
-            continue  # vector literals are self-quoting data
-        if kind is not NodeKind.LIST or not current.children:
-            continue
-        head = current.head
-        if depth == 0 and head in _OPAQUE:
-            continue
-        if depth == 0 and head is not None and opaque(head):
-            stack.append((current.children[0], depth))
-            continue
-        children = current.children
-        if current.delimiter == "{":
-            children = children[1:]  # {method obj args...}: the method name is not a variable
-        stack.extend((child, depth) for child in reversed(children))
+
+def _bound_names(form) -> set[str]:
+    """Every name some binding form inside ``form`` introduces (generous: not scope-exact)."""
+    return _Walk(None).run(form).bound
 
 
 _IGNORED = {"_", "...", "<>", "<...>", ".", "else", "=>", "unquote", "unquote-splicing", "@method"}
@@ -231,7 +1248,7 @@ _IGNORED = {"_", "...", "<>", "<...>", ".", "else", "=>", "unquote", "unquote-sp
 def _ignorable(name: str) -> bool:
     return (
         name in _IGNORED
-        or name.startswith("##")
+        or "#" in name  # ##primitive, ###, namespace-qualified gx#name: Gambit globals, outside the module system
         or name.startswith("@")
         or name.startswith(":")
         or ("." in name.strip(".") and not name.startswith("."))  # obj.field under `using`
@@ -240,32 +1257,36 @@ def _ignorable(name: str) -> bool:
     )
 
 
-class _Scope:
-    """Names bound inside one form, plus the file's top-level definitions (without copying them per form)."""
-
-    __slots__ = ("inner", "outer")
-
-    def __init__(self, inner: set[str], outer: set[str]) -> None:
-        self.inner, self.outer = inner, outer
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.inner or name in self.outer
-
-
-def _form_scopes(analysis: Analysis) -> Iterator[tuple[Node, _Scope, Callable[[str], bool]]]:
-    """Each checkable top-level form with the names bound in it and its opaque-macro test."""
-    top_level = set(analysis.definitions)
-    macros = {name for name, d in analysis.definitions.items() if d.kind in ("macro", "syntax")}
-    visible = analysis.visible
+def _form_walks(analysis: Analysis) -> Iterator[tuple[Node, _Walk]]:
+    """Each checkable top-level form, walked."""
     for form in analysis.result.forms:
-        if form.kind is not NodeKind.LIST or form.head in _OPAQUE:
+        if form.kind is not _LIST or form.head in _OPAQUE:
             continue
-        local = _Scope(_bound_names(form), top_level)
+        yield form, _Walk(analysis).run(form)
 
-        def opaque(head: str, local=local) -> bool:
-            return head in macros or (head not in local and head not in visible)
 
-        yield form, local, opaque
+def _free(walk: _Walk, top: set[str], visible: dict | None = None) -> Iterator[Node]:
+    """The walk's references that no binding explains (nor ``visible``, when given)."""
+    bound = walk.bound
+    dotted = walk.dotted
+    ignorable = _IGNORABLE_CACHE
+    seen: set[int] = set()  # a macro template may use an argument twice
+    for sym in walk.refs:
+        name = sym.value
+        if name in bound or name in top or (visible is not None and name in visible):
+            continue
+        skip = ignorable.get(name)
+        if skip is None:
+            if len(ignorable) > 100_000:
+                ignorable.clear()
+            skip = ignorable[name] = _ignorable(name)
+        if skip or (dotted and name.startswith(".")) or id(sym) in seen:
+            continue
+        seen.add(id(sym))
+        yield sym
+
+
+_IGNORABLE_CACHE: dict[str, bool] = {}
 
 
 def free_references(analysis: Analysis) -> Iterator[Node]:
@@ -274,27 +1295,22 @@ def free_references(analysis: Analysis) -> Iterator[Node]:
     Whether each one is visible through the imports is the caller's question: the
     diagnostics and the eval scorer classify them differently.
     """
-    for form, local, opaque in _form_scopes(analysis):
-        for sym in _references(form, opaque):
-            if sym.value not in local and not _ignorable(sym.value):
-                yield sym
+    top = analysis.top_level
+    for _, walk in _form_walks(analysis):
+        yield from _free(walk, top)
 
 
 def check_references(analysis: Analysis) -> list[Problem]:
-    """Unbound names (only with a complete prelude), wrong arity and doc-drift names; one walk per form."""
-    index = analysis.index
-    unbound_known = index.prelude_complete()
+    """Unbound names (only when the prelude and imports are known), wrong arity and doc-drift names."""
     visible = analysis.visible
+    top = analysis.top_level
     problems: list[Problem] = []
-    for form, local, opaque in _form_scopes(analysis):
-        for sym in _references(form, opaque):
-            name = sym.value
-            if name in local or name in visible or _ignorable(name):
-                continue
-            problem = _unbound_problem(analysis, sym, unbound_known)
+    for _, walk in _form_walks(analysis):
+        for sym in _free(walk, top, visible):
+            problem = _unbound_problem(analysis, sym, analysis.unbound_known)
             if problem is not None:
                 problems.append(problem)
-        problems.extend(_arity_problems(form, local, analysis))
+        problems.extend(_arity_problems(walk, analysis))
     return problems
 
 
@@ -313,37 +1329,28 @@ def _unbound_problem(analysis: Analysis, sym: Node, unbound_known: bool) -> Prob
     return Problem(sym.start, sym.end, f"unbound identifier '{name}'{where}", "unbound", "error", name, exporters)
 
 
-def _arity_problems(form: Node, local: _Scope, analysis: Analysis) -> Iterator[Problem]:
-    for node in _calls(form):
-        name = node.head
-        if name is None or name in local:
+def _arity_problems(walk: _Walk, analysis: Analysis) -> Iterator[Problem]:
+    visible = analysis.visible
+    bound = walk.bound
+    top = analysis.top_level
+    seen: set[int] = set()
+    for node in walk.calls:
+        if id(node) in seen:
             continue
-        symbol = analysis.visible.get(name)
+        seen.add(id(node))
+        name = node.children[0].value
+        if name in bound or name in top:
+            continue
+        symbol = visible.get(name)
         if symbol is None or symbol.kind != "procedure" or symbol.arity is None:
             continue
         argc = len(node.children) - 1
-        if any(child.kind is NodeKind.DOT for child in node.children):
+        if any(child.kind is _DOT for child in node.children):
             continue
         if not symbol.arity.accepts(argc):
             yield Problem(node.children[0].start, node.children[0].end,
                           f"'{name}' takes {_describe_arity(symbol)} argument{'s' if symbol.arity.max != 1 else ''}, given {argc}",
                           "arity", "error", name)
-
-
-def _calls(form: Node) -> Iterator[Node]:
-    """Call forms in evaluated positions (same skipping rules as references)."""
-    stack = [form]
-    while stack:
-        node = stack.pop()
-        if node.kind is NodeKind.LIST and node.children and node.delimiter == "(":
-            head = node.head
-            if head in _OPAQUE:
-                continue
-            if head is not None and not (head in _LET_LIKE or head in _LAMBDA_LIKE or head in _MATCH_LIKE):
-                yield node
-            stack.extend(node.children)
-        elif node.kind is NodeKind.LIST:
-            stack.extend(node.children)
 
 
 def _describe_arity(symbol: Symbol) -> str:
@@ -353,3 +1360,4 @@ def _describe_arity(symbol: Symbol) -> str:
     if arity.max == arity.min:
         return str(arity.min)
     return f"{arity.min} to {arity.max}"
+

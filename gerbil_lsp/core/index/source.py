@@ -217,6 +217,7 @@ _IGNORED_TOP = {"import", "export", "declare", "provide", "begin-syntax", "begin
 _KNOWN_HEADS = (
     _VALUE_DEFINERS | _PROC_DEFINERS | _MACRO_DEFINERS | _IGNORED_TOP
     | {"def*", "defvalues", "define-values", "defalias", "define-alias", "defstruct", "defclass",
+       "defmutable", "defmutable*", "defstruct-type", "defclass-type",
        "define-struct", "define-class", "deferror-class", "interface", "define-c-lambda",
        "define-c-lambda/const-pointer", "c-lambda", "defmethod/alias", "defgeneric",
        "defcompile-method"}
@@ -382,6 +383,9 @@ class _Scanner:
                     name = node_symbol(inner.children[0])
                     ar = _formals_of_head(inner)
                     self.add(name, "procedure", inner.children[0], ar, signature=_sig(target, self.text))
+                    if name and inner is target and head == "def" and _has_contract(target):
+                        # a def with a contract signature also defines the unchecked __name
+                        self.add(f"__{name}", "procedure", inner.children[0], ar, generated_by=name)
             return
         if head == "def*":
             name = node_symbol(target)
@@ -399,6 +403,13 @@ class _Scanner:
             return
         if head in ("defalias", "define-alias"):
             self.add(node_symbol(target), "alias", target)
+            return
+        if head in ("defmutable", "defmutable*") and tk == "SYMBOL":
+            # (defmutable var value [: type]): var, its cell __var and the setter var-set!
+            name = node_symbol(target)
+            self.add(name, "value", target)
+            self.add(f"__{name}", "value", target, generated_by=name)
+            self.add(f"{name}-set!", "procedure", target, Arity(1, 1), generated_by=name)
             return
         if head in ("defrule", "define-syntax-rule"):
             if tk == "LIST" and target.children:
@@ -439,6 +450,19 @@ class _Scanner:
         if head in ("defstruct", "defclass", "define-struct", "define-class"):
             self.struct(head, f)
             return
+        if head in ("defstruct-type", "defclass-type"):
+            # (defstruct-type type::t (super ...) make-type type? [key: value] ... slots: ((slot get set) ...))
+            for i, c in enumerate(kids[1:5]):
+                if i != 1 and _kind(c) == "SYMBOL":
+                    self.add(node_symbol(c), "value" if i == 0 else "procedure", c)
+            slots = _plist(kids[5:]).get("slots:")
+            if slots is not None and _kind(slots) == "LIST":
+                for slot in slots.children:
+                    if _kind(slot) == "LIST":
+                        for c in slot.children[1:]:
+                            if _kind(c) == "SYMBOL":
+                                self.add(node_symbol(c), "procedure", c)
+            return
         if head == "deferror-class":
             self.error_class(f)
             return
@@ -464,8 +488,19 @@ class _Scanner:
                     name="{" + " ".join(names) + "}", kind="method", line=sp.start.line,
                     character=sp.start.character, path=self.path,
                 ))
+                if head == "defmethod" and len(names) == 2 and all(_kind(x) == "SYMBOL" for x in target.children):
+                    # (defmethod {m Type} impl) also defines the procedure Type::m
+                    self.add(f"{names[1]}::{names[0]}", "procedure", target.children[0],
+                             generated_by=names[1])
             elif head == "defgeneric" and tk == "SYMBOL":
                 self.add(node_symbol(target), "procedure", target)
+            elif head == "defcompile-method" and tk == "LIST" and target.children:
+                # (defcompile-method (apply-pass arg ...) (klass super ...) slots (method impl) ...)
+                # defines (def (apply-pass stx arg ...) ...)
+                ar = children_arity(target.children[1:])
+                if ar is not None:
+                    ar = Arity(ar.min + 1, None if ar.max is None else ar.max + 1)
+                self.add(node_symbol(target.children[0]), "procedure", target.children[0], ar)
             return
         if (head.startswith("def") or head.startswith("define-")) and tk == "SYMBOL":
             # an unknown definer macro ``(defthing name ...)``: it defines ``name``.
@@ -499,9 +534,14 @@ class _Scanner:
         ctor_arity = None
         if is_struct and "constructor:" not in opts and not parent:
             ctor_arity = Arity(len(slots), len(slots))
-        elif is_struct and "constructor:" not in opts:
-            ctor_arity = Arity(len(slots), None)
-        self._type_names(name, name_node, slots, kind, ctor_arity)
+        # with a super type the constructor may be inherited (a super's constructor: method):
+        # its arity is unknown here
+        inherited: list[str] = []
+        for p in parent or ():
+            info = self.mod.structs.get(node_symbol(p) or "")
+            if info is not None:  # accessors of a super's slots (one defined here) are made too
+                inherited.extend(x for x in info.slots if x not in slots and x not in inherited)
+        self._type_names(name, name_node, inherited + slots, kind, ctor_arity)
 
     def error_class(self, f) -> None:
         kids = f.children
@@ -590,6 +630,18 @@ def formals_arity_tail(children) -> Arity | None:
     return children_arity(args)
 
 
+def _has_contract(target) -> bool:
+    """A def signature with typed arguments (``(x : T)``) and no keyword arguments (then def is def/c)."""
+    contract = False
+    for c in target.children[1:]:
+        k = _kind(c)
+        if k == "KEYWORD":
+            return False
+        if k == "LIST" and any(_kind(x) == "SYMBOL" and x.value in _TYPE_MARKS for x in c.children[1:]):
+            contract = True
+    return contract
+
+
 def _formals_of_head(inner) -> Arity | None:
     return children_arity(inner.children[1:])
 
@@ -630,6 +682,11 @@ def scan_forms(forms, module_id: str, path: str | None = None,
         i += 2
     _Scanner(mod, read_file, 0, text).forms(fl[i:])
     return mod
+
+
+def scan_definer(mod: ModuleSource, node) -> None:
+    """Record in ``mod`` what one definer form defines (struct accessors, methods, macros...)."""
+    _Scanner(mod, None).form(node)
 
 
 def local_definitions(result, path: str | None = None) -> dict[str, LocalDefinition]:
@@ -889,7 +946,7 @@ class SourceTree:
                         if vis in imp:
                             out.setdefault(vis, imp[vis])
             return
-        if head == "struct-out":
+        if head in ("struct-out", "interface-out"):
             if at != want:
                 return
             for c in kids[1:]:
@@ -961,7 +1018,7 @@ class SourceTree:
                 m = todo.pop()
                 todo.extend(m.submodules.values())
                 for name, form in m.macros.items():
-                    heads = {node_head(n) for _, _, t in _macro_plan(form) for n in _template_top(t)}
+                    heads = {node_head(n) for _, _, t in _macro_plan(form) for n in _template_forms(t)}
                     if heads & _EXPANDED_HEADS or name in heads:
                         names.add(name)
             self._expandable = names
@@ -997,10 +1054,16 @@ class SourceTree:
             for var, (fmt, argvars) in formats.items():
                 vals = [names.get(x) for x in argvars]
                 if None not in vals:
-                    names[var] = _format(fmt, vals)  # type: ignore[arg-type]
-            for node in _template_top(template):
+                    names[var] = format_id(fmt, vals)  # type: ignore[arg-type]
+            todo = _template_top(template)
+            while todo:
+                node = todo.pop(0)
                 h = node_head(node)
-                if h == "export":
+                if h == "with-id":
+                    # (with-id ctx ((id "prefix-" #'var) ...) body ...): made names for the body
+                    body = _with_id_names(node, names)
+                    todo[:0] = [n for b in body for n in _template_top(b)]
+                elif h == "export":
                     for c in node.children[1:]:
                         n = node_symbol(c)
                         if n:
@@ -1014,7 +1077,8 @@ class SourceTree:
                         n = names.get(n) or n
                         if n not in mod.defs:
                             sp = anchor.span
-                            mod.defs[n] = Definition(n, "procedure", sp.start.line,
+                            kind = "macro" if h in ("defrule", "defrules") else "procedure"
+                            mod.defs[n] = Definition(n, kind, sp.start.line,
                                                      sp.start.character, path=mod.path,
                                                      generated_by=node_head(anchor))
                 elif h in expandable and owner is not None:
@@ -1090,7 +1154,48 @@ def _template_top(template) -> list:
     return out
 
 
-def _format(fmt: str, vals: list[str]) -> str:
+def _with_id_names(node, names: dict) -> list:
+    """Record in ``names`` the identifiers a ``with-id`` form makes; return its body forms."""
+    kids = node.children
+    at = 1 if len(kids) > 1 and _kind(kids[1]) == "LIST" else 2
+    if len(kids) <= at or _kind(kids[at]) != "LIST":
+        return []
+    for spec in kids[at].children:
+        if _kind(spec) != "LIST" or not spec.children or _kind(spec.children[0]) != "SYMBOL":
+            continue
+        parts = []
+        for part in spec.children[1:]:
+            pk = _kind(part)
+            if pk == "STRING":
+                parts.append(part.value)
+            elif pk == "QUOTE" and part.children and _kind(part.children[0]) == "SYMBOL":
+                var = part.children[0].value
+                parts.append(names.get(var) or var if part.delimiter == "#'" else var)
+            elif pk == "SYMBOL":
+                parts.append(names.get(part.value) or part.value)
+            else:
+                parts = None
+                break
+        if parts:
+            names[spec.children[0].value] = "".join(parts)
+    return kids[at + 1:]
+
+
+def _template_forms(template) -> list:
+    """Top-level forms of a template, through ``begin`` and ``with-id`` bodies."""
+    out = []
+    todo = _template_top(template)
+    while todo:
+        n = todo.pop(0)
+        if node_head(n) == "with-id":
+            todo[:0] = [x for b in _with_id_names(n, {}) for x in _template_top(b)]
+        else:
+            out.append(n)
+    return out
+
+
+def format_id(fmt: str, vals: list[str]) -> str:
+    """``format-id``'s template filling (``~a``/``~s`` take the next value): the name a macro makes."""
     out, i, k = [], 0, 0
     while i < len(fmt):
         if fmt[i] == "~" and i + 1 < len(fmt) and fmt[i + 1] in "as":
@@ -1187,6 +1292,11 @@ def _macro_plan(form) -> list:
                             if _kind(bnd) != "LIST" or len(bnd.children) != 2:
                                 continue
                             var, expr = bnd.children
+                            if _kind(var) == "SYMBOL" and node_head(expr) == "stx-identifier":
+                                made = _stx_identifier_format(expr.children[2:])
+                                if made is not None:
+                                    formats[var.value] = made
+                                continue
                             if _kind(var) != "SYMBOL" or node_head(expr) != "format-id":
                                 continue
                             ek = expr.children
@@ -1204,6 +1314,26 @@ def _macro_plan(form) -> list:
                     plan.append((pat, formats, template))
     _PLAN_CACHE[key] = (form, plan)  # keep the form alive so its id stays unique
     return plan
+
+
+def _stx_identifier_format(parts) -> tuple[str, list[str]] | None:
+    """``(stx-identifier ctx "pre-" #'x "-post")`` as a format: ``("pre-~a-post", ["x"])``."""
+    fmt, argvars = [], []
+    for a in parts:
+        k = _kind(a)
+        if k == "STRING":
+            fmt.append(a.value)
+        elif k == "QUOTE" and a.children and _kind(a.children[0]) == "SYMBOL":
+            if a.delimiter == "#'":
+                fmt.append("~a")
+                argvars.append(a.children[0].value)
+            elif a.delimiter == "'":
+                fmt.append(a.children[0].value)
+            else:
+                return None
+        else:
+            return None
+    return ("".join(fmt), argvars) if fmt else None
 
 
 def _specs_of(node, ctx):
