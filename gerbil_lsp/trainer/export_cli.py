@@ -44,7 +44,8 @@ def export(
         result = exporter.ExportResult(gguf_adapter=gguf_adapter, tensors=pairs)
         console.print(f"GGUF LoRA adapter: {gguf_adapter} ({pairs} low-rank pairs, "
                       f"{gguf_adapter.stat().st_size / 1e6:.1f} MB)")
-        ollama_name = ollama_base or OLLAMA_BASES.get(base)
+        # Ollama's FROM takes a library name, or a GGUF file (a GGUF base is its own Ollama base)
+        ollama_name = ollama_base or OLLAMA_BASES.get(base) or (base if str(base).endswith(".gguf") else None)
         if ollama_name:
             result.modelfile = exporter.write_modelfile(output, ollama_base=ollama_name, adapter=gguf_adapter,
                                                         num_ctx=num_ctx)

@@ -74,3 +74,15 @@ def test_without_the_llama_permutation_the_effect_is_lost(peft_on_smollm2, tmp_p
     monkeypatch.setattr(export, "PERMUTED_QK", set())
     gguf, _ = export.export_gguf_adapter(folder, tmp_path / "unpermuted.gguf", smollm2_gguf())
     assert corr(llama_logits(ids, gguf) - llama_logits(ids), tuned - plain) < 0.3
+
+
+def test_export_command_for_a_gguf_base_writes_a_modelfile_from_that_file(peft_on_smollm2, tmp_path):
+    from typer.testing import CliRunner
+
+    from gerbil_lsp.cli import app
+
+    folder = peft_on_smollm2[0]
+    result = CliRunner().invoke(app, ["export", str(folder), "--base", str(smollm2_gguf()), "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    modelfile = (tmp_path / "Modelfile").read_text().splitlines()
+    assert modelfile[:2] == [f"FROM {smollm2_gguf()}", "ADAPTER ./adapter.gguf"]  # Ollama imports a GGUF base
