@@ -102,3 +102,73 @@ def test_cli_build_then_stats_and_show(tmp_path):
     first = json.loads((out / "entries.jsonl").read_text().splitlines()[0])
     result = runner.invoke(data_app, ["show", first["id"][:10], "--dir", str(out)])
     assert result.exit_code == 0 and first["provenance"]["file"] in result.output
+
+
+def test_second_process_changes_nothing(tmp_path, monkeypatch):
+    """The work handed to a second process (tests/FIM sources, overlap, sketches, the PNG) gives the same bytes."""
+    from gerbil_lsp.data import ahead
+
+    forked = []
+    real_pool = ahead._fork_pool
+
+    def counting_pool():
+        pool = real_pool()
+        if pool is not None:
+            forked.append(pool)
+        return pool
+
+    monkeypatch.setattr(ahead, "_fork_pool", counting_pool)
+    outputs = {}
+    for parallel in ("0", "1"):
+        monkeypatch.setenv(ahead.PARALLEL_ENV, parallel)
+        forked.clear()
+        result = _build(tmp_path / f"p{parallel}", projects=[FIXTURES / "project"])
+        outputs[parallel] = result.output
+        if parallel == "0":
+            assert forked == []
+        elif ahead._can_fork():
+            assert len(forked) >= 3  # file sources, text work, the histogram
+    names = sorted(p.name for p in outputs["0"].iterdir())
+    assert names == sorted(p.name for p in outputs["1"].iterdir())
+    for name in names:
+        assert (outputs["0"] / name).read_bytes() == (outputs["1"] / name).read_bytes(), name
+    records = [json.loads(line) for line in (outputs["1"] / "entries.jsonl").read_text().splitlines()]
+    project = {(r["kind"], r["provenance"]["file"]) for r in records if r["provenance"]["source"] == "project"}
+    assert ("chat", "demo/util.ss") in project and ("chat", "demo/util-test.ss") in project
+    assert any(kind == "fim" for kind, _ in project)
+
+
+def test_sink_absorb_is_running_into_one_sink():
+    from gerbil_lsp.data.sources import Sink
+
+    def run(sink, tag, n):
+        for i in range(n):
+            sink.drop("reason a", f"{tag}{i}")
+            sink.warn(f"{tag}.ss", i, "odd")
+        sink.add(tag)
+
+    one = Sink()
+    run(one, "x", 3)
+    run(one, "y", 4)
+    seen = []
+    two, other = Sink(seen.append), Sink()
+    run(two, "x", 3)
+    run(other, "y", 4)
+    two.absorb(other.state())
+    assert two.entries == one.entries and two.dropped == one.dropped
+    assert two.drop_examples == one.drop_examples == {"reason a": ["x0", "x1", "x2", "y0", "y1"]}
+    assert two.warnings == one.warnings and seen == one.warnings
+
+
+@pytest.mark.parametrize("records", [
+    [{"instruction": 'say "hi" \\ é λ \u2028 \x00', "input": "", "output": "a\nb"}, {"instruction": "🙂", "input": "x", "output": "y"}],
+    [],
+    [{"a": 1}],
+    [{}],
+    [{"k": ["not", "a", "string"]}],
+])
+def test_json_layout_helpers_match_json_dumps(records):
+    from gerbil_lsp.data.build import _json_array_indent1, _jsonl
+
+    assert _json_array_indent1(records) == json.dumps(records, ensure_ascii=False, indent=1)
+    assert _jsonl(records) == "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gerbil_lsp.data.entries import CodeBlock, Entry, Message
+from gerbil_lsp.data.reads import Reads, read_with
 
 # syntax auxiliaries and pattern words that are never bindings of their own
 AUXILIARY = frozenset({"else", "=>", "_", "...", "unquote", "unquote-splicing", "quasiquote", "quote",
@@ -135,8 +136,9 @@ UNDOCUMENTED_CORE = frozenset({
 class IdentifierCheck:
     """Checks entries against one symbol index; caches what each import set makes visible."""
 
-    def __init__(self, index) -> None:
+    def __init__(self, index, *, reads: Reads | None = None) -> None:
         self.index = index
+        self.reads = reads  # shared reader results (the readability check reads the same blocks)
         self.prelude_complete = bool(index.prelude_complete())
         self._visible: dict[tuple, frozenset[str]] = {}
         self._drift = {}
@@ -155,9 +157,7 @@ class IdentifierCheck:
         return self._visible[key]
 
     def check_block(self, block: CodeBlock, verdict: IdentifierVerdict) -> None:
-        from gerbil_lsp.core.reader import read_source
-
-        result = read_source(block.code)
+        result = read_with(self.reads, block.code)
         specs = list(self.index.file_imports(result, None)) + [self._spec(m) for m in block.imports]
         visible = self.visible(specs)
         local = set(self.index.local_definitions(result)) | binders(result.forms) | AUXILIARY

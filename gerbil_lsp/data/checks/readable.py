@@ -5,17 +5,21 @@ from __future__ import annotations
 from gerbil_lsp.data.entries import Entry
 
 
-def read_problem(code: str) -> str | None:
-    """``None`` if the code reads cleanly, else the first reader error with its line."""
-    from gerbil_lsp.core.reader import read_source
-
-    result = read_source(code)
+def problem_of(result) -> str | None:
+    """``None`` if a reader result has no errors, else its first error with its line."""
     if not result.errors:
         return None
     error = result.errors[0]
     span = getattr(error, "span", None)
     where = f"line {span.start.line + 1}: " if span is not None else ""
     return f"{where}{getattr(error, 'message', error)}"
+
+
+def read_problem(code: str) -> str | None:
+    """``None`` if the code reads cleanly, else the first reader error with its line."""
+    from gerbil_lsp.core.reader import read_source
+
+    return problem_of(read_source(code))
 
 
 def unreadable(entry: Entry) -> str | None:

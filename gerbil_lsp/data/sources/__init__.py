@@ -51,6 +51,23 @@ class Sink:
         if self._warn is not None:
             self._warn(w)
 
+    def state(self) -> tuple:
+        """What went into this sink (picklable), for :meth:`absorb` in another sink."""
+        return self.entries, self.dropped, self.drop_examples, self.warnings
+
+    def absorb(self, state: tuple) -> None:
+        """Take in another sink's :meth:`state` as if its sources had run into this sink, in order."""
+        entries, dropped, examples, warnings = state
+        self.entries.extend(entries)
+        self.dropped.update(dropped)
+        for reason, wheres in examples.items():
+            mine = self.drop_examples.setdefault(reason, [])
+            mine.extend(wheres[: max(0, 5 - len(mine))])
+        for w in warnings:
+            self.warnings.append(w)
+            if self._warn is not None:
+                self._warn(w)
+
 
 def read_text(path: Path, sink: Sink, shown: str | None = None) -> str | None:
     """A file's text; invalid UTF-8 is warned about (with its line) and replaced, never fatal."""

@@ -92,10 +92,13 @@ def _records(file: Path, sink: Sink) -> list[tuple[Any, int]]:
         sink.warn(file.name, 1, "expected a JSON array of records; file skipped")
         return []
     out, pos, decoder = [], text.index("[") + 1, json.JSONDecoder()
+    line, counted = 1, 0  # line of text[counted], counted on as we go (not from the top each time)
     for item in data:
         while text[pos] in " \t\r\n,":
             pos += 1
-        out.append((item, text.count("\n", 0, pos) + 1))
+        line += text.count("\n", counted, pos)
+        counted = pos
+        out.append((item, line))
         _, pos = decoder.raw_decode(text, pos)
     return out
 

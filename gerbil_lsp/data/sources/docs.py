@@ -56,9 +56,20 @@ def reference_page(path: Path, rel: str, shown: str, sink: Sink, version: str | 
         return
     headings = [(i + 1, line) for i, line in enumerate(text.splitlines()) if _HEADING_LINE.match(line)]
     for sym in page.symbols:
-        line = next((n for n, h in headings if re.search(rf"(^|[\s`,]){re.escape(sym.name)}($|[\s`,#])", h)), 0)
+        line = heading_line(sym.name, headings)
         prov = Provenance("docs", shown, line, version, f"docs:{shown}")
         symbol_entries(sym, prov, sink)
+
+
+def heading_line(name: str, headings: list[tuple[int, str]]) -> int:
+    """The line of the first heading naming ``name`` as a whole word (``0`` if none does)."""
+    pattern = None
+    for n, heading in headings:
+        if name in heading:  # (cheap: the pattern cannot match a heading without the name)
+            pattern = pattern or re.compile(rf"(^|[\s`,]){re.escape(name)}($|[\s`,#])")
+            if pattern.search(heading):
+                return n
+    return 0
 
 
 def _where(module: str | None) -> str:

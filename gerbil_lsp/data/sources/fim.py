@@ -13,7 +13,9 @@ import hashlib
 import random
 from pathlib import Path
 
+from gerbil_lsp.core.reader import NodeKind
 from gerbil_lsp.data.entries import CodeBlock, Entry, FimParts, Provenance
+from gerbil_lsp.data.reads import Reads, read_with
 
 MAX_PREFIX_CHARS = 4000
 MAX_SUFFIX_CHARS = 1500
@@ -37,7 +39,7 @@ def holes(form) -> list[tuple[int, int, str]]:
             body = children[_BODY_HEADS[name]:]
             out.append((body[0].start, body[-1].end, "body"))
         for arg in children[1:]:
-            out.append((arg.start, arg.end, "form" if arg.kind.name == "LIST" else "argument"))
+            out.append((arg.start, arg.end, "form" if arg.kind is NodeKind.LIST else "argument"))
     return out
 
 
@@ -71,17 +73,16 @@ def fim_entries(
     repo_name: str = "",
     siblings: list[tuple[str, str]] | None = None,
     count: int | None = None,
+    reads: Reads | None = None,
 ) -> list[Entry]:
     """FIM entries for one file (or code block); empty if it does not read cleanly."""
-    from gerbil_lsp.core.reader import read_source
-
-    result = read_source(text)
+    result = read_with(reads, text)
     if result.errors or not result.forms:
         return []
     rng = random.Random(int(hashlib.sha256(f"{seed}:{path}:{provenance.line}".encode()).hexdigest()[:16], 16))
     candidates = []
     for form in result.forms:
-        if form.head in ("import", "export", "declare") or form.kind.name != "LIST":
+        if form.head in ("import", "export", "declare") or form.kind is not NodeKind.LIST:
             continue
         candidates.extend(
             (s, e, k) for s, e, k in holes(form) if MIN_MIDDLE_CHARS <= e - s <= MAX_MIDDLE_CHARS
@@ -117,7 +118,8 @@ def fim_entries(
     return out
 
 
-def from_files(roots: list[tuple[Path, str]], sink, *, seed: int, version: str | None = None) -> None:
+def from_files(roots: list[tuple[Path, str]], sink, *, seed: int, version: str | None = None,
+               reads: Reads | None = None) -> None:
     """FIM entries from every ``.ss`` file under the roots; siblings give repo-level context."""
     from gerbil_lsp.data.sources import read_text
 
@@ -146,6 +148,7 @@ def from_files(roots: list[tuple[Path, str]], sink, *, seed: int, version: str |
                 seed=seed,
                 repo_name=root.name if label != "gerbil-src" else "gerbil",
                 siblings=siblings,
+                reads=reads,
             )
             if not made:
                 sink.drop("FIM source does not read cleanly", rel)

@@ -10,9 +10,11 @@ teach is exactly what the server completes and checks.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from gerbil_lsp.data.entries import CodeBlock, Provenance, chat, scheme_block
+from gerbil_lsp.data.reads import Reads, read_with
 from gerbil_lsp.data.sources import Sink, read_text
 
 MAX_DEFINITION_LINES = 40
@@ -33,18 +35,22 @@ def leading_comment(lines: list[str], line: int) -> str:
     return "" if re.fullmatch(r"[-=*;#\s]*", text) else text
 
 
-def forms_by_line(text: str) -> dict[int, str]:
+def forms_by_line(text: str, reads: Reads | None = None) -> dict[int, str]:
     """Top-level forms by their 0-based start line, read once with the core reader."""
-    from gerbil_lsp.core.reader import read_source
-
-    result = read_source(text)
+    result = read_with(reads, text)
     return {form.span.start.line: result.text_of(form) for form in result.forms}
 
 
 class FileCache:
-    def __init__(self, sink: Sink) -> None:
+    """Each file's text, lines and top-level forms, made once however many definitions it holds."""
+
+    def __init__(self, sink: Sink, reads: Reads | None = None,
+                 forms: Mapping[str, dict[int, str]] | None = None) -> None:
         self.sink = sink
+        self.reads = reads
+        self.known_forms = forms or {}  # forms_by_line of texts read elsewhere already, by text
         self._texts: dict[str, str | None] = {}
+        self._lines: dict[str, list[str]] = {}
         self._forms: dict[str, dict[int, str]] = {}
 
     def text(self, path: str) -> str | None:
@@ -52,25 +58,43 @@ class FileCache:
             self._texts[path] = read_text(Path(path), self.sink)
         return self._texts[path]
 
+    def lines(self, path: str) -> list[str]:
+        lines = self._lines.get(path)
+        if lines is None:
+            lines = self._lines[path] = (self.text(path) or "").splitlines()
+        return lines
+
     def form_at(self, path: str, line: int) -> str | None:
         if path not in self._forms:
             text = self.text(path)
-            self._forms[path] = forms_by_line(text) if text else {}
+            known = self.known_forms.get(text) if text else None
+            self._forms[path] = known if known is not None else forms_by_line(text, self.reads) if text else {}
         return self._forms[path].get(line)
 
 
-def from_index(index, roots: list[tuple[Path, str]], sink: Sink, *, version: str | None = None) -> None:
-    """Entries for every exported definition the index found under ``roots`` ((path, source label))."""
+def from_index(index, roots: list[tuple[Path, str]], sink: Sink, *, version: str | None = None,
+               reads: Reads | None = None, forms: Mapping[str, dict[int, str]] | None = None) -> None:
+    """Entries for every exported definition the index found under ``roots`` ((path, source label)).
+
+    ``forms``: :func:`forms_by_line` of file texts already read elsewhere, by text.
+    """
     resolved = [(root.resolve(), label) for root, label in roots]
-    cache = FileCache(sink)
+    cache = FileCache(sink, reads, forms)
     seen: set[tuple[str, str]] = set()
+    # many definitions share a file: resolve each path and find its root once
+    located: dict[str, tuple[Path, tuple[Path, str, str] | None]] = {}
     for module in index.modules():
         for name in sorted(index.exports(module)):
             sym = index.get(module, name)
             if sym is None or not sym.source_path or sym.source_line is None or (module, sym.name) in seen:
                 continue
-            path = Path(sym.source_path).resolve()
-            owner = next(((root, label) for root, label in resolved if path.is_relative_to(root)), None)
+            place = located.get(sym.source_path)
+            if place is None:
+                path = Path(sym.source_path).resolve()
+                owner = next(((root, label, path.relative_to(root).as_posix())
+                              for root, label in resolved if path.is_relative_to(root)), None)
+                place = located[sym.source_path] = (path, owner)
+            path, owner = place
             if owner is None:
                 continue
             seen.add((module, sym.name))
@@ -78,12 +102,13 @@ def from_index(index, roots: list[tuple[Path, str]], sink: Sink, *, version: str
 
 
 def definition_entry(sym, module: str, path: Path, owner, cache: FileCache, sink: Sink, version) -> None:
-    root, label = owner
+    """The entry for one exported definition; ``owner``: (root, source label[, path relative to root])."""
+    root, label, *known_rel = owner
     text = cache.text(str(path))
     if text is None:
         return
-    rel = path.relative_to(root).as_posix()
-    lines = text.splitlines()
+    rel = known_rel[0] if known_rel else path.relative_to(root).as_posix()
+    lines = cache.lines(str(path))
     comment = leading_comment(lines, sym.source_line) if sym.source_line < len(lines) else ""
     definition = cache.form_at(str(path), sym.source_line) or ""
     prov = Provenance(label, rel, sym.source_line + 1, version, f"{label}:{rel}")
@@ -119,16 +144,15 @@ def test_files(roots: list[tuple[Path, str]]) -> list[tuple[Path, Path, str]]:
     return out
 
 
-def from_tests(roots: list[tuple[Path, str]], sink: Sink, *, version: str | None = None) -> None:
+def from_tests(roots: list[tuple[Path, str]], sink: Sink, *, version: str | None = None,
+               reads: Reads | None = None) -> None:
     """Each ``test-case`` of the ``*-test.ss`` files as a usage example."""
-    from gerbil_lsp.core.reader import read_source
-
     for root, path, label in test_files(roots):
         rel = path.relative_to(root).as_posix()
         text = read_text(path, sink, rel)
         if text is None:
             continue
-        result = read_source(text)
+        result = read_with(reads, text)
         if result.errors:
             first = result.errors[0]
             line = getattr(getattr(first, "span", None), "start", None)
