@@ -248,15 +248,13 @@ def export_merged(adapter_dir: Path, base: str, output: Path) -> Path:
 def find_llama_cpp_tools() -> tuple[Path | None, Path | None]:
     """llama.cpp's ``convert_hf_to_gguf.py`` and ``llama-quantize``, from LLAMA_CPP_DIR or PATH."""
     home = os.environ.get("LLAMA_CPP_DIR")
-    converter = quantizer = None
-    if home:
-        for candidate in (Path(home) / "convert_hf_to_gguf.py",):
-            converter = candidate if candidate.is_file() else converter
-        for candidate in (Path(home) / "build" / "bin" / "llama-quantize", Path(home) / "llama-quantize"):
-            quantizer = candidate if candidate.is_file() and not quantizer else quantizer
+    in_home = [Path(home) / "convert_hf_to_gguf.py", Path(home) / "build" / "bin" / "llama-quantize",
+               Path(home) / "llama-quantize"] if home else []
+    found = [p for p in in_home if p.is_file()]
+    converter = next((p for p in found if p.name.endswith(".py")), None)
+    quantizer = next((p for p in found if p.name == "llama-quantize"), None)
     converter = converter or _which("convert_hf_to_gguf.py") or _which("convert-hf-to-gguf")
-    quantizer = quantizer or _which("llama-quantize")
-    return converter, quantizer
+    return converter, quantizer or _which("llama-quantize")
 
 
 def _which(name: str) -> Path | None:

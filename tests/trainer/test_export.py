@@ -126,3 +126,34 @@ def test_export_command_writes_adapter_and_modelfile(tiny, tmp_path, monkeypatch
     assert text.startswith("FROM qwen2.5-coder:0.5b\nADAPTER ./adapter.gguf\n")
     missing = CliRunner().invoke(app, ["export", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "not a PEFT adapter folder" in " ".join(missing.output.split())
+
+
+def test_merged_model_and_llama_cpp_tools_when_found(tiny, tmp_path, monkeypatch):
+    """The merge is real (PEFT merge_and_unload); llama.cpp's converter is a stand-in script here
+    (no llama.cpp checkout on this machine) that records how it was called and writes the file."""
+    import sys
+
+    from gerbil_lsp.trainer.export import ExportResult, convert_merged, export_merged
+
+    adapter = make_adapter(tiny, tmp_path / "adapter")
+    merged = export_merged(adapter, str(tiny), tmp_path / "out" / "merged")
+    assert (merged / "config.json").is_file() and list(merged.glob("*.safetensors"))
+    assert (merged / "tokenizer.json").is_file()
+
+    home = tmp_path / "llama.cpp"
+    home.mkdir()
+    (home / "convert_hf_to_gguf.py").write_text(
+        "import sys, pathlib\nargs = sys.argv[1:]\n"
+        "pathlib.Path(args[args.index('--outfile') + 1]).write_text(' '.join(args))\n")
+    monkeypatch.setenv("LLAMA_CPP_DIR", str(home))
+    monkeypatch.setenv("PYTHON", sys.executable)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no llama-quantize anywhere
+    result = ExportResult()
+    convert_merged(merged, tmp_path / "out", "q4_k_m", result)
+    assert result.merged_gguf.read_text() == f"{merged} --outfile {result.merged_gguf} --outtype f16"
+    assert result.quantized_gguf is None and "llama-quantize was not found" in result.notes[0]
+
+    monkeypatch.delenv("LLAMA_CPP_DIR")
+    nothing = ExportResult()
+    convert_merged(merged, tmp_path / "out", "q4_k_m", nothing)
+    assert nothing.merged_gguf is None and "convert_hf_to_gguf.py was not found" in nothing.notes[0]
