@@ -65,10 +65,36 @@ def check_code(code: str, index: SymbolIndex) -> tuple[bool, int, list[str], lis
     return True, checked, sorted(set(hallucinated)), sorted(set(missing_imports))
 
 
+_INLINE_CODE = re.compile(r"`([^`\n]+)`")
+_CODE_PUNCTUATION = re.compile(r"[-:/!?<>*]")  # not "#": a literal such as #f reads the same in prose
+_CONSTITUENT = r"[\w!?*<>=/+:.-]"
+
+
+def _is_name(item: str, index: SymbolIndex) -> bool:
+    """A fact that is a name (``for``, ``:std/iter``, ``exe:``) rather than a word of prose (``default``)."""
+    return " " not in item and bool(_CODE_PUNCTUATION.search(item) or index.lookup(item))
+
+
+def _shown_as_code(item: str, code: str) -> bool:
+    """``item`` as a whole token of the answer's Scheme code; ``make-``/``-x`` stay fragments of names."""
+    if item.startswith("-") or item.endswith("-"):
+        return item in code
+    return re.search(rf"(?<!{_CONSTITUENT}){re.escape(item)}(?!{_CONSTITUENT})", code) is not None
+
+
+def mentions(question: Question, answer: str, index: SymbolIndex) -> list[str]:
+    """The required facts the answer states. A name counts only when shown as code (a Scheme block or
+    an inline `span`), so a Python answer's ``for`` loop or the word "for" in prose earns nothing."""
+    lowered = answer.lower()
+    code = "\n".join(code_blocks(answer) + _INLINE_CODE.findall(answer)).lower()
+    return [m for m in question.must_mention
+            if (_shown_as_code(m.lower(), code) if _is_name(m, index) else m.lower() in lowered)]
+
+
 def score_answer(question: Question, answer: str, index: SymbolIndex | None = None) -> AnswerScore:
     index = index or default_index()
     lowered = answer.lower()
-    mentioned = [m for m in question.must_mention if m.lower() in lowered]
+    mentioned = mentions(question, answer, index)
     forbidden = [m for m in question.must_not_mention if m.lower() in lowered]
     result = AnswerScore(question.id, 0.0, mentioned,
                          [m for m in question.must_mention if m not in mentioned], forbidden)

@@ -73,6 +73,18 @@ def test_missing_import_and_unbalanced_code_cost_points():
     assert broken.unreadable_blocks == 1 and broken.score < 1.0
 
 
+def test_names_count_only_when_shown_as_gerbil_code():
+    python = ("To iterate over a hash table in Gerbil Scheme, use a for loop:\n```python\n"
+              "for key in table:\n    print(key)\n```\n")
+    assert score_answer(question("must-iterate-hash"), python).mentioned == []  # was 1/3 for the word "for"
+    inline = "Import `:std/iter`, then loop with `for` over `(in-hash ht)`."
+    assert score_answer(question("must-iterate-hash"), inline).mentioned == [":std/iter", "in-hash", "for"]
+    prose = ("`hash-get` returns #f for a missing key; `hash-ref` raises an error unless you pass a default.")
+    assert "default" in score_answer(question("must-hash-get-vs-ref"), prose).mentioned  # a word, not a name
+    assert "#f" in score_answer(question("must-hash-get-vs-ref"), prose).mentioned  # literals read the same in prose
+    assert "hash-get" not in score_answer(question("must-hash-get-vs-ref"), "use `hash-get-ish`").mentioned
+
+
 def test_fim_scoring_uses_the_reader_and_required_names():
     task = next(t for t in load_fim_tasks() if t.id == "fim-hash-get")
     assert score_fim(task, "hash-get").score == 1.0
