@@ -20,10 +20,15 @@ class Verdict:
         return {"candidate": round(self.candidate, 4), "current": round(self.current, 4)}
 
 
+def _answered(run: EvalRun, model: str) -> set[str]:
+    """Questions the model answered (a failed request scores 0 in the run, but it is no answer)."""
+    return set(run.scores.get(model, {})) - set(run.errors.get(model, {}))
+
+
 def compare(candidate: EvalRun, current: EvalRun, margin: float = 0.0) -> Verdict:
     """Promote when candidate >= current - margin, on the questions both answered."""
     cand_model, cur_model = candidate.models[0], current.models[0]
-    shared = set(candidate.scores[cand_model]) & set(current.scores[cur_model])
+    shared = _answered(candidate, cand_model) & _answered(current, cur_model)
     if not shared:
         return Verdict(False, "no question was answered by both models", 0.0, 0.0)
     cand = sum(candidate.scores[cand_model][q]["score"] for q in shared) / len(shared)
@@ -43,7 +48,7 @@ def judge(candidate_spec: str, current_spec: str | None, margin: float = 0.0, *,
                                            "temperature": settings.temperature, "max_tokens": settings.max_tokens}
     candidate = run_eval([candidate_spec], split, show_progress=False, **options)
     candidate.save()
-    if not candidate.scores.get(candidate_spec):
+    if not _answered(candidate, candidate_spec):
         errors = candidate.errors.get(candidate_spec) or {}
         first = next(iter(errors.values()), "no answers")
         return Verdict(False, f"the candidate answered no question ({first})", 0.0, 0.0)
@@ -52,8 +57,9 @@ def judge(candidate_spec: str, current_spec: str | None, margin: float = 0.0, *,
         return Verdict(True, f"no model is served yet; candidate scores {score:.3f}", score, 0.0)
     current = run_eval([current_spec], split, show_progress=False, **options)
     current.save()
-    if not current.scores.get(current_spec):
-        score = candidate.total(candidate_spec)
-        return Verdict(True, f"the current model {current_spec} answered nothing; candidate scores {score:.3f}",
-                       score, 0.0)
+    if not _answered(current, current_spec):  # no comparison, no promotion: the served model stays
+        errors = current.errors.get(current_spec) or {}
+        first = next(iter(errors.values()), "no answers")
+        return Verdict(False, f"could not compare: the current model {current_spec} answered no question "
+                              f"({first})", candidate.total(candidate_spec), 0.0)
     return compare(candidate, current, margin)

@@ -130,8 +130,11 @@ def train_candidate(settings: Settings, dataset_dir: Path, backend: str, output:
 def gate(settings: Settings, candidate: Any, margin: float) -> Any:
     from gerbil_lsp.eval.gate import judge
     from gerbil_lsp.server.backends import spec_from_settings
+    from gerbil_lsp.trainer.versions import set_score
 
-    return judge(candidate.spec, spec_from_settings(settings), margin, settings=settings.eval)
+    verdict = judge(candidate.spec, spec_from_settings(settings), margin, settings=settings.eval)
+    set_score(candidate.version_id, verdict.candidate)  # `gerbil-lsp models list` shows it
+    return verdict
 
 
 def promote(settings: Settings, candidate: Any) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 ENGINES = ("auto", "unsloth", "peft")
@@ -97,7 +98,7 @@ def optimizer() -> str:
 
 def accelerate_command(train_args: list[str], gpus: int, *, fsdp: bool = False) -> list[str]:
     """The ``accelerate launch`` command that runs ``gerbil-lsp train`` once per GPU."""
-    launcher = Path(os.sys.executable).with_name("accelerate")
+    launcher = Path(sys.executable).with_name("accelerate")
     command = [str(launcher) if launcher.exists() else "accelerate", "launch", "--multi_gpu",
                "--num_processes", str(gpus)]
     if fsdp:

@@ -135,6 +135,22 @@ def test_unreachable_endpoint_is_recorded_not_fatal():
     assert run.total(run.models[0]) == 0.0
 
 
+def test_the_retrain_gate_judges_candidate_against_the_served_model():
+    from gerbil_lsp.core.settings import EvalSettings
+    from gerbil_lsp.eval.gate import judge
+
+    quick = EvalSettings(retries=0, concurrency=2)
+    with OpenAIFake(responder=teaching_model) as good, OpenAIFake(responder=lambda body: "I do not know.") as bad:
+        candidate = f"openai-chat:{good.url}/v1#gerbil-coder"
+        current = f"openai-chat:{bad.url}/v1#Qwen/Qwen2.5-Coder-7B-Instruct"
+        assert judge(candidate, current, settings=quick).promote
+        assert not judge(current, candidate, settings=quick).promote  # worse than what is served: kept
+        assert judge(candidate, None, settings=quick).promote  # nothing served yet
+        gone = f"openai-chat:{bad.url}/v1#no-such-model"  # every request fails (404)
+        verdict = judge(candidate, gone, settings=quick)
+    assert not verdict.promote and "could not compare" in verdict.reason  # no comparison, no promotion
+
+
 def test_cli_run_and_show_write_reports(tmp_path):
     with OpenAIFake(responder=teaching_model) as fake:
         env = {**os.environ, "COLUMNS": "160"}
