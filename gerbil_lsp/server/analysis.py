@@ -39,6 +39,7 @@ from functools import cached_property
 from gerbil_lsp.core.index import DriftEntry, ImportSpec, LocalDefinition, Symbol, SymbolIndex
 from gerbil_lsp.core.index.modules import resolve_string_import
 from gerbil_lsp.core.index.source import ModuleSource, format_id, scan_definer, scan_forms
+from gerbil_lsp.core.index.source import TemplateNode as _T
 from gerbil_lsp.core.index.symindex import PRELUDE_MODULE
 from gerbil_lsp.core.reader import DOT as _DOT
 from gerbil_lsp.core.reader import KEYWORD as _KEYWORD
@@ -349,43 +350,6 @@ def _included_names(form: Node, path: str | None) -> set[str]:
 
 
 # --------------------------------------------------------------------------- macro expansion (syntax-rules)
-
-
-class _T:
-    """A node a macro expansion made from its template: the macro's own text, never reported."""
-
-    __slots__ = ("kind", "value", "text", "children", "delimiter", "start", "end", "closed", "anchor")
-
-    def __init__(self, kind, value, text, children, delimiter, anchor) -> None:
-        self.kind = kind
-        self.value = value
-        self.text = text
-        self.children = children
-        self.delimiter = delimiter
-        self.anchor = anchor
-        self.start = anchor.start if anchor is not None else 0
-        self.end = anchor.end if anchor is not None else 0
-        self.closed = True
-
-    @property
-    def head(self) -> str | None:
-        if self.kind is _LIST and self.children:
-            first = self.children[0]
-            if first.kind is _SYMBOL:
-                return first.value
-        return None
-
-    @property
-    def span(self):
-        return self.anchor.span
-
-    def walk(self) -> Iterator:
-        stack = [self]
-        while stack:
-            node = stack.pop()
-            yield node
-            if node.children:
-                stack.extend(reversed(node.children))
 
 
 class _Seq(list):

@@ -1112,18 +1112,43 @@ def _foreign_lang_exports(mod: ModuleSource, text: str) -> None:
                 mod.generated_exports.append(name)
 
 
-class _SNode:
-    """A node built by template substitution (enough of the reader's Node for expansion)."""
+class TemplateNode:
+    """A node a macro expansion built from its template (enough of the reader's Node to walk and expand).
 
-    __slots__ = ("kind", "value", "text", "children", "delimiter", "closed")
+    ``anchor`` is the node of the user's text the expansion stands for: positions come from it (the
+    template's own text is the macro's, never the user's).
+    """
 
-    def __init__(self, kind, value, text, children, delimiter):
+    __slots__ = ("kind", "value", "text", "children", "delimiter", "start", "end", "closed", "anchor")
+
+    def __init__(self, kind, value, text, children, delimiter, anchor=None) -> None:
         self.kind = kind
         self.value = value
         self.text = text
         self.children = children
         self.delimiter = delimiter
+        self.anchor = anchor
+        self.start = anchor.start if anchor is not None else 0
+        self.end = anchor.end if anchor is not None else 0
         self.closed = True
+
+    @property
+    def head(self) -> str | None:
+        if _kind(self) == "LIST" and self.children and _kind(self.children[0]) == "SYMBOL":
+            return self.children[0].value
+        return None
+
+    @property
+    def span(self):
+        return self.anchor.span
+
+    def walk(self):
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            if node.children:
+                stack.extend(reversed(node.children))
 
 
 def _subst(node, env: dict):
@@ -1134,8 +1159,8 @@ def _subst(node, env: dict):
         return got if got is not None else node
     if not node.children:
         return node
-    return _SNode(node.kind, node.value, node.text, [_subst(c, env) for c in node.children],
-                  node.delimiter)
+    return TemplateNode(node.kind, node.value, node.text, [_subst(c, env) for c in node.children],
+                        node.delimiter)
 
 
 _EXPANDED_HEADS = {"export", "def", "define", "defalias", "defrule", "defrules"}
