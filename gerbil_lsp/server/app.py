@@ -18,6 +18,7 @@ from gerbil_lsp import __version__
 from gerbil_lsp.core.index import SymbolIndex, load_index
 from gerbil_lsp.core.settings import LoadedSettings, SettingsError, load_settings, validate
 from gerbil_lsp.server.analysis import Analysis, analyze
+from gerbil_lsp.server.documents import open_document
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +87,8 @@ class GerbilLanguageServer(LanguageServer):
 
     # -- documents ---------------------------------------------------------------------
     def document(self, uri: str):
-        """The open document for ``uri``, or None.
-
-        pygls keys open documents by the percent-decoded URI (``my%20dir`` is stored as
-        ``my dir``) while requests carry the URI as the editor wrote it.
-        """
-        documents = self.workspace.text_documents
-        return documents.get(uri) or documents.get(unquote(uri))
+        """The open document for ``uri``, or None (see :func:`documents.open_document`)."""
+        return open_document(self, uri)
 
     def analysis(self, uri: str) -> Analysis | None:
         """The analysis of the open document's current version (cached per version)."""

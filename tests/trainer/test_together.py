@@ -51,6 +51,21 @@ def posted(fake, path):
     return [body for method, p, body in fake.calls if method == "POST" and p == path]
 
 
+def interrupt_once_running(proc, fake, *, wait_s: float) -> str:
+    """Ctrl-C the training process as soon as the fake has a running job; its output."""
+    try:
+        deadline = time.monotonic() + wait_s
+        while not any(job.status == "running" for job in fake.jobs.values()):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read() if proc.poll() else ""
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return out
+
+
 def test_full_flow_uploads_trains_downloads_and_registers(fake):
     """Signed-URL upload (POST /v1/files -> 302 -> PUT -> preprocess), create, events, adapter download (.tar.zst)."""
     run = train(fake)
@@ -168,16 +183,7 @@ def test_ctrl_c_keeps_the_job_and_attach_finishes_it(fake):
     env = {**os.environ, "TOGETHER_API_KEY": "test-key"}
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while not any(job.status == "running" for job in fake.jobs.values()):
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read() if proc.poll() else ""
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out = interrupt_once_running(proc, fake, wait_s=60)
     [job] = fake.jobs.values()
     assert job.status == "running"  # Ctrl-C did not cancel the paid job
     assert f"--attach {job.id}" in " ".join(out.split())  # rich wraps at 80 columns when not a terminal
@@ -238,16 +244,7 @@ def test_cli_train_interrupt_then_attach(fake):
     """`gerbil-lsp train --backend together`: Ctrl-C (exit 130, job kept), then `--attach ID` downloads the adapter."""
     fake.steps_per_poll = 1
     proc = _cli(["--dataset", str(DATASET)], fake)
-    try:
-        deadline = time.monotonic() + 90
-        while not any(job.status == "running" for job in fake.jobs.values()):
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out = interrupt_once_running(proc, fake, wait_s=90)
     assert proc.returncode == 130, out
     [job] = fake.jobs.values()
     assert f"--attach {job.id}" in " ".join(out.split())

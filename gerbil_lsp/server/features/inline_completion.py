@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import unquote
 
 from lsprotocol import types
+
+from gerbil_lsp.server.documents import open_document
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +28,6 @@ def attach(completer: Any, server: Any) -> None:
         completer.index = server.index
     if completer.workspace_root is None:
         completer.workspace_root = getattr(server.workspace, "root_path", None)
-
-
-def open_document(server: Any, uri: str) -> Any | None:
-    """The open document for ``uri``; None for documents the editor never opened.
-
-    pygls keys open documents by the percent-decoded URI; requests carry it as the editor wrote it.
-    """
-    documents = server.workspace.text_documents
-    return documents.get(uri) or documents.get(unquote(uri))
 
 
 def note_open_documents(completer: Any, server: Any, current: str) -> None:
