@@ -1,6 +1,7 @@
 """The language server: index features with no model, model completions when one is configured."""
 
 from gerbil_lsp.server.app import GerbilLanguageServer, create_server
+from gerbil_lsp.server.stdio import serve_stdio
 
 
 def serve(tcp: str | None = None, extensions=()) -> None:
@@ -10,7 +11,7 @@ def serve(tcp: str | None = None, extensions=()) -> None:
         host, _, port = tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        serve_stdio(server)
 
 
 __all__ = ["GerbilLanguageServer", "create_server", "serve"]
