@@ -101,3 +101,24 @@ async def test_cancellation_stops_generation(tiny_model):
 def test_not_a_model_dir(tmp_path):
     with pytest.raises(BackendUnavailable, match="not a transformers model"):
         backend_from_spec(f"hf:{tmp_path}")
+
+
+async def test_enough_stops_generation_where_the_text_says(tiny_model):
+    """``enough`` sees the decoded text so far; the kept text is the start of the full generation.
+
+    Random weights: sampling (seeded the same for both runs) gives varied tokens where greedy
+    decoding would repeat one.
+    """
+    base, _ = tiny_model
+    backend = backend_from_spec(f"hf:{base}")
+    try:
+        torch.manual_seed(7)
+        full = await backend.complete("(def", max_tokens=40, temperature=1.0)
+        assert len(full.text) > 6 and full.tokens == 40
+        torch.manual_seed(7)
+        early = await backend.complete("(def", max_tokens=40, temperature=1.0, enough=lambda text: len(text) >= 6)
+    finally:
+        await backend.aclose()
+    assert early.finish_reason == "enough"
+    assert early.tokens < full.tokens
+    assert len(early.text) >= 6 and full.text.startswith(early.text)

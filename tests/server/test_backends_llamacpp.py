@@ -51,6 +51,24 @@ async def test_embedded_gguf_completes_and_stops_on_cancel():
         await backend.aclose()
 
 
+async def test_embedded_gguf_stops_when_enough():
+    """``enough`` sees the detokenized text so far; greedy decoding makes the kept text the full one's start."""
+    backend = backend_from_spec(f"gguf:{smollm2_gguf()}")
+    prompt = "Count from one to fifty in words: one, two, three,"
+    try:
+        full = await backend.complete(prompt, max_tokens=48, temperature=0.0)
+        early = await backend.complete(prompt, max_tokens=48, temperature=0.0,
+                                       enough=lambda text: len(text) >= 12)
+        chat = await backend.chat([{"role": "user", "content": "Count from one to fifty in words."}],
+                                  max_tokens=48, temperature=0.0, enough=lambda text: len(text) >= 12)
+    finally:
+        await backend.aclose()
+    assert len(full.text) > 30, full.text
+    assert early.finish_reason == "enough" and early.tokens < full.tokens
+    assert len(early.text) >= 12 and full.text.startswith(early.text), (early.text, full.text)
+    assert chat.finish_reason == "enough" and 12 <= len(chat.text) < 40
+
+
 async def test_embedded_chat_uses_the_models_template():
     backend = backend_from_spec(f"gguf:{smollm2_gguf()}")
     try:

@@ -6,6 +6,12 @@ messages through the endpoint's own template. Cancelling the asyncio task that
 awaits either call aborts the request, the HTTP stream included, so a stale
 keystroke never keeps a GPU busy.
 
+A caller may pass ``enough``: called with the text generated so far as it
+streams in, True means everything after it would be thrown away (the
+completion closed its form), so the backend stops there and closes the
+stream, and the server stops generating. This is Tabby's stop condition: the
+editor gets its text sooner and the GPU does no work that nobody will see.
+
 Two errors, because the completer treats them differently:
 :class:`BackendUnavailable` (cannot reach it, no key, model missing: back off
 and tell the user once) and :class:`BackendError` (reached it, it failed).
@@ -14,8 +20,14 @@ and tell the user once) and :class:`BackendError` (reached it, it failed).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+Enough = Callable[[str], bool]
+"""``enough(text_so_far)``: True once nothing more will be kept. Pure, so a worker thread may call it."""
+
+ENOUGH = "enough"  # the finish reason when ``enough`` ended the generation
 
 
 class BackendUnavailable(RuntimeError):
@@ -35,7 +47,7 @@ class Completion:
     latency_ms: float
     tokens: int | None = None  # generated tokens, when the backend says
     prompt_tokens: int | None = None
-    finish_reason: str | None = None  # stop | length | cancelled ...
+    finish_reason: str | None = None  # stop | length | cancelled | enough ...
     backend: str = ""
     timings: dict[str, Any] = field(default_factory=dict)  # backend-reported (Ollama's durations...)
 
@@ -49,11 +61,13 @@ class Backend(Protocol):
     fim: bool
 
     async def complete(
-        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None
+        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None,
+        enough: Enough | None = None,
     ) -> Completion: ...
 
     async def chat(
-        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None
+        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None,
+        enough: Enough | None = None,
     ) -> Completion: ...
 
     async def health(self) -> bool: ...

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from gerbil_lsp.server.backends.base import (
+    ENOUGH,
     BackendError,
     BackendUnavailable,
     Completion,
+    Enough,
     Stopwatch,
     cut_at_stop,
 )
@@ -99,7 +101,8 @@ class HFBackend:
                 self._model = model.to(device).eval()
             return self._model, self._tokenizer
 
-    def _generate(self, prompt: str, max_tokens: int, temperature: float, stop, flag: threading.Event) -> dict:
+    def _generate(self, prompt: str, max_tokens: int, temperature: float, stop, enough,
+                  flag: threading.Event) -> dict:
         import torch
         import transformers
 
@@ -108,11 +111,20 @@ class HFBackend:
             return {"text": "", "finish_reason": "cancelled", "tokens": 0, "prompt_tokens": 0}
         self.generations_started += 1
 
-        class Cancelled(transformers.StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return flag.is_set()
-
         inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+        prompt_length = inputs["input_ids"].shape[1]
+        ended = threading.Event()  # ``enough`` said so
+
+        class StopNow(transformers.StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                if flag.is_set():
+                    return True
+                so_far = tokenizer.decode(input_ids[0, prompt_length:], skip_special_tokens=True)
+                if enough is not None and enough(so_far):
+                    ended.set()
+                    return True
+                return False
+
         args: dict[str, Any] = {"max_new_tokens": max_tokens, "do_sample": temperature > 0}
         if temperature > 0:
             args["temperature"] = temperature
@@ -122,7 +134,7 @@ class HFBackend:
         try:
             with torch.inference_mode():
                 out = model.generate(
-                    **inputs, stopping_criteria=transformers.StoppingCriteriaList([Cancelled()]),
+                    **inputs, stopping_criteria=transformers.StoppingCriteriaList([StopNow()]),
                     pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id, **args,
                 )
         except (ValueError, RuntimeError) as exc:
@@ -132,17 +144,22 @@ class HFBackend:
         eos = tokenizer.eos_token
         if eos and text.endswith(eos):
             text = text[: -len(eos)]
-        finish = "cancelled" if flag.is_set() else ("length" if len(new) >= max_tokens else "stop")
+        if flag.is_set():
+            finish = "cancelled"
+        elif ended.is_set():
+            finish = ENOUGH
+        else:
+            finish = "length" if len(new) >= max_tokens else "stop"
         if flag.is_set():
             self.generations_stopped += 1
         return {"text": text, "finish_reason": finish, "tokens": int(len(new)),
                 "prompt_tokens": int(inputs["input_ids"].shape[1])}
 
-    async def _run(self, prompt: str, max_tokens: int, temperature: float, stop) -> dict:
+    async def _run(self, prompt: str, max_tokens: int, temperature: float, stop, enough) -> dict:
         flag = threading.Event()
         self._active.add(flag)
         future = asyncio.get_running_loop().run_in_executor(
-            self._worker, self._generate, prompt, max_tokens, temperature, stop, flag
+            self._worker, self._generate, prompt, max_tokens, temperature, stop, enough, flag
         )
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
@@ -154,22 +171,25 @@ class HFBackend:
             self._active.discard(flag)
 
     async def complete(
-        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None
+        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None,
+        enough: Enough | None = None,
     ) -> Completion:
         clock = Stopwatch()
-        out = await self._run(prompt, max_tokens, temperature, stop)
+        out = await self._run(prompt, max_tokens, temperature, stop, enough)
         text, _ = cut_at_stop(out["text"], stop)
         return Completion(text=text, model=self.model, latency_ms=clock.ms(), tokens=out["tokens"],
                           prompt_tokens=out["prompt_tokens"], finish_reason=out["finish_reason"],
                           backend=self.name)
 
     async def chat(
-        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None
+        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None,
+        enough: Enough | None = None,
     ) -> Completion:
         loop = asyncio.get_running_loop()
         _, tokenizer = await loop.run_in_executor(self._worker, self._load)
         prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return await self.complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
+        return await self.complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop,
+                                   enough=enough)
 
     def count_tokens(self, text: str) -> int:
         _, tokenizer = self._load()

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from gerbil_lsp.server.backends.base import (
+    ENOUGH,
     BackendError,
     BackendUnavailable,
     Completion,
+    Enough,
     Stopwatch,
     cut_at_stop,
 )
@@ -94,28 +96,46 @@ class LlamaCppBackend:
                     raise BackendUnavailable(f"llama.cpp could not load {self.model}: {exc}") from None
             return self._llama
 
-    def _generate(self, prompt: str, max_tokens: int, temperature: float, stop, flag: threading.Event) -> dict:
+    def _generate(self, prompt: str, max_tokens: int, temperature: float, stop, enough, flag: threading.Event) -> dict:
         llama_cpp = import_llama_cpp()
         llm = self._load()
         if flag.is_set():
             return {"choices": [{"text": "", "finish_reason": "cancelled"}]}
         self.generations_started += 1
-        criteria = llama_cpp.StoppingCriteriaList([lambda _ids, _logits: flag.is_set()])
+        ended = threading.Event()  # ``enough`` said so
+        generated_from: list[int] = []  # the prompt's length: llama.cpp's first call sees the prompt alone
+
+        def stop_now(ids, _logits) -> bool:
+            if flag.is_set():
+                return True
+            if enough is None:
+                return False
+            if not generated_from:
+                generated_from.append(len(ids))
+            text = llm.detokenize(list(ids[generated_from[0]:])).decode("utf-8", errors="ignore")
+            if enough(text):
+                ended.set()
+                return True
+            return False
+
         try:
             out = llm.create_completion(
                 prompt, max_tokens=max_tokens, temperature=temperature, stop=stop or [],
-                stopping_criteria=criteria,
+                stopping_criteria=llama_cpp.StoppingCriteriaList([stop_now]),
             )
         except (ValueError, RuntimeError) as exc:  # e.g. prompt longer than n_ctx
             raise BackendError(f"llama.cpp: {exc}") from None
         if flag.is_set():
             self.generations_stopped += 1
+        elif ended.is_set():
+            out["choices"][0]["finish_reason"] = ENOUGH
         return out
 
-    def _generate_chat(self, messages, max_tokens: int, temperature: float, stop, flag: threading.Event) -> dict:
+    def _generate_chat(self, messages, max_tokens: int, temperature: float, stop, enough,
+                       flag: threading.Event) -> dict:
         llm = self._load()
         self.generations_started += 1
-        parts: list[str] = []
+        text = ""
         finish = None
         try:
             for chunk in llm.create_chat_completion(
@@ -126,11 +146,14 @@ class LlamaCppBackend:
                     finish = "cancelled"
                     break
                 choice = chunk["choices"][0]
-                parts.append(choice.get("delta", {}).get("content") or "")
+                text += choice.get("delta", {}).get("content") or ""
                 finish = choice.get("finish_reason") or finish
+                if finish is None and enough is not None and enough(text):
+                    finish = ENOUGH
+                    break
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp: {exc}") from None
-        return {"choices": [{"text": "".join(parts), "finish_reason": finish}]}
+        return {"choices": [{"text": text, "finish_reason": finish}]}
 
     async def _run(self, fn, *args) -> dict:
         flag = threading.Event()
@@ -149,17 +172,19 @@ class LlamaCppBackend:
     # ------------------------------------------------------------------ Backend
 
     async def complete(
-        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None
+        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None,
+        enough: Enough | None = None,
     ) -> Completion:
         clock = Stopwatch()
-        out = await self._run(self._generate, prompt, max_tokens, temperature, stop)
+        out = await self._run(self._generate, prompt, max_tokens, temperature, stop, enough)
         return self._completion(out, clock, stop)
 
     async def chat(
-        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None
+        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None,
+        enough: Enough | None = None,
     ) -> Completion:
         clock = Stopwatch()
-        out = await self._run(self._generate_chat, messages, max_tokens, temperature, stop)
+        out = await self._run(self._generate_chat, messages, max_tokens, temperature, stop, enough)
         return self._completion(out, clock, stop)
 
     def _completion(self, out: dict, clock: Stopwatch, stop) -> Completion:

@@ -17,9 +17,11 @@ import httpx
 import ollama
 
 from gerbil_lsp.server.backends.base import (
+    ENOUGH,
     BackendError,
     BackendUnavailable,
     Completion,
+    Enough,
     Stopwatch,
     cut_at_stop,
 )
@@ -62,11 +64,10 @@ class OllamaBackend:
         return options
 
     async def complete(
-        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None
+        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None,
+        enough: Enough | None = None,
     ) -> Completion:
         clock = Stopwatch()
-        parts: list[str] = []
-        final = None
         with self._errors():
             stream = await self._client.generate(
                 model=self.model,
@@ -76,22 +77,14 @@ class OllamaBackend:
                 options=self._options(max_tokens, temperature, stop),
                 keep_alive=self.keep_alive,
             )
-            try:
-                async for part in stream:
-                    parts.append(part.response or "")
-                    if part.done:
-                        final = part
-            finally:
-                with contextlib.suppress(Exception):
-                    await stream.aclose()
-        return self._completion("".join(parts), final, clock, stop)
+            text, final, early = await _read_stream(stream, lambda part: part.response, enough)
+        return self._completion(text, final, clock, stop, early)
 
     async def chat(
-        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None
+        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None,
+        enough: Enough | None = None,
     ) -> Completion:
         clock = Stopwatch()
-        parts: list[str] = []
-        final = None
         with self._errors():
             stream = await self._client.chat(
                 model=self.model,
@@ -100,19 +93,16 @@ class OllamaBackend:
                 options=self._options(max_tokens, temperature, stop),
                 keep_alive=self.keep_alive,
             )
-            try:
-                async for part in stream:
-                    if part.message is not None and part.message.content:
-                        parts.append(part.message.content)
-                    if part.done:
-                        final = part
-            finally:
-                with contextlib.suppress(Exception):
-                    await stream.aclose()
-        return self._completion("".join(parts), final, clock, stop)
+            text, final, early = await _read_stream(stream, lambda part: part.message and part.message.content, enough)
+        return self._completion(text, final, clock, stop, early)
 
-    def _completion(self, text: str, final, clock: Stopwatch, stop: list[str] | None) -> Completion:
+    def _completion(self, text: str, final, clock: Stopwatch, stop: list[str] | None, early: bool) -> Completion:
+        """``final`` is Ollama's last record (its timings); None when the stream ended before it."""
         text, _ = cut_at_stop(text, stop)
+        if early:
+            finish = ENOUGH
+        else:
+            finish = getattr(final, "done_reason", None) if final is not None else "incomplete"
         timings = {}
         if final is not None:
             for key in ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration",
@@ -126,7 +116,7 @@ class OllamaBackend:
             latency_ms=clock.ms(),
             tokens=timings.get("eval_count"),
             prompt_tokens=timings.get("prompt_eval_count"),
-            finish_reason=getattr(final, "done_reason", None) if final is not None else "incomplete",
+            finish_reason=finish,
             backend=self.name,
             timings=timings,
         )
@@ -176,3 +166,23 @@ class OllamaBackend:
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
             await self._client.close()
+
+
+async def _read_stream(stream, text_of, enough: Enough | None):
+    """The streamed text, Ollama's final record, and whether ``enough`` ended it first.
+
+    Leaving the loop closes the HTTP response, which is how Ollama learns to stop.
+    """
+    text = ""
+    final = None
+    try:
+        async for part in stream:
+            text += text_of(part) or ""
+            if part.done:
+                final = part
+            elif enough is not None and enough(text):
+                return text, None, True
+    finally:
+        with contextlib.suppress(Exception):
+            await stream.aclose()
+    return text, final, False

@@ -22,9 +22,11 @@ from typing import Any
 import openai
 
 from gerbil_lsp.server.backends.base import (
+    ENOUGH,
     BackendError,
     BackendUnavailable,
     Completion,
+    Enough,
     Stopwatch,
     cut_at_stop,
 )
@@ -50,19 +52,21 @@ class StreamingCompletions:
         return f"{type(self).__name__}({self.model!r} at {self.where})"
 
     async def complete(
-        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None
+        self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None,
+        enough: Enough | None = None,
     ) -> Completion:
         if not self.fim:
             return await self.chat([{"role": "user", "content": prompt}], max_tokens=max_tokens,
-                                   temperature=temperature, stop=stop)
+                                   temperature=temperature, stop=stop, enough=enough)
         clock = Stopwatch()
         args = self._args(max_tokens, temperature, stop)
         with self._errors():
             stream = await self._client.completions.create(model=self.model, prompt=prompt, stream=True, **args)
-            return await self._collect(stream, clock, stop, lambda choice: choice.text)
+            return await self._collect(stream, clock, stop, lambda choice: choice.text, enough)
 
     async def chat(
-        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None
+        self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None,
+        enough: Enough | None = None,
     ) -> Completion:
         clock = Stopwatch()
         args = self._args(max_tokens, temperature, stop)
@@ -71,7 +75,7 @@ class StreamingCompletions:
                 model=self.model, messages=messages, stream=True, **args
             )
             return await self._collect(
-                stream, clock, stop, lambda choice: choice.delta.content if choice.delta else None
+                stream, clock, stop, lambda choice: choice.delta.content if choice.delta else None, enough
             )
 
     @staticmethod
@@ -81,23 +85,25 @@ class StreamingCompletions:
             args["stop"] = list(stop)
         return args
 
-    async def _collect(self, stream, clock: Stopwatch, stop, text_of) -> Completion:
-        parts: list[str] = []
+    async def _collect(self, stream, clock: Stopwatch, stop, text_of, enough: Enough | None) -> Completion:
+        """Read the SSE stream; leaving it early (``enough``, cancellation) closes it, and the server stops."""
+        text = ""
         finish = None
         usage = None
         try:
             async for chunk in stream:
                 for choice in chunk.choices or ():
-                    piece = text_of(choice)
-                    if piece:
-                        parts.append(piece)
+                    text += text_of(choice) or ""
                     finish = getattr(choice, "finish_reason", None) or finish
                 finish = getattr(chunk, "finish_reason", None) or finish  # Together puts it on the chunk
                 usage = getattr(chunk, "usage", None) or usage
+                if finish is None and enough is not None and enough(text):
+                    finish = ENOUGH
+                    break
         finally:
             with contextlib.suppress(Exception):
                 await stream.close()
-        text, _ = cut_at_stop("".join(parts), stop)
+        text, _ = cut_at_stop(text, stop)
         return Completion(
             text=text,
             model=self.model,

@@ -43,6 +43,7 @@ from gerbil_lsp.server.completion.debounce import Debouncer
 from gerbil_lsp.server.completion.health import BackendHealth
 from gerbil_lsp.server.completion.latency import LatencyLog, LatencyRecord
 from gerbil_lsp.server.completion.postprocess import Surroundings, postprocess
+from gerbil_lsp.server.completion.postprocess.form_close import closed
 from gerbil_lsp.server.completion.prompt import (
     STOP_TOKENS,
     FimPrompt,
@@ -304,10 +305,12 @@ class ModelCompleter:
         assert backend is not None
         max_tokens = self.model_settings.max_tokens
         temperature = self.model_settings.temperature
+        where = Surroundings(prefix, suffix)
+        _ = where.state  # scanned once, here, before a backend's worker thread reads it
         try:
-            if backend.fim:
+            if backend.fim:  # stop generating once the completion closes its form: the rest is cut anyway
                 completion = await backend.complete(prompt.text, max_tokens=max_tokens, temperature=temperature,
-                                                    stop=list(STOP_TOKENS))
+                                                    stop=list(STOP_TOKENS), enough=lambda text: closed(text, where))
                 raw = completion.text
             else:
                 completion = await backend.chat(chat_messages(prompt), max_tokens=max_tokens,
@@ -328,7 +331,7 @@ class ModelCompleter:
             return None
         if self.health.succeeded():
             self._say(f"gerbil-lsp: the model ({self.backend_label}) answers again.", types.MessageType.Info)
-        shown = postprocess(raw, Surroundings(prefix, suffix)) if raw.strip() else None
+        shown = postprocess(raw, where) if raw.strip() else None
         if shown:
             self.cache.put(uri, prefix, suffix, shown)
         return completion, shown

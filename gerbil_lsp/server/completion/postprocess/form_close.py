@@ -17,10 +17,25 @@ from gerbil_lsp.server.completion.sexp_state import scan_completion, tail_end
 
 
 def apply(text: str, where: Surroundings) -> str | None:
+    cut = _cut(text, where)
+    return text if cut is None else cut
+
+
+def closed(text: str, where: Surroundings) -> bool:
+    """True once ``text`` reaches its cut: what a model writes after it is never shown.
+
+    Backends call this on the text streamed so far (``enough``) and stop the
+    generation there.
+    """
+    return _cut(text, where) is not None
+
+
+def _cut(text: str, where: Surroundings) -> str | None:
+    """``text`` up to where it must end, or None while it may go on."""
     state = where.state
     if state.suffix_closes_tail:  # in a string the suffix closes: the completion stays inside it
         end = tail_end(state, text)
-        return text if end is None else text[:end]
+        return None if end is None else text[:end]
     target = -state.unclosed
     result, shift = scan_completion(state, text)
     opened = False
@@ -34,4 +49,4 @@ def apply(text: str, where: Surroundings) -> str | None:
                 return text[: event.end - shift]
             if state.top_level and opened and event.depth == 0:  # one whole top-level form
                 return text[: event.end - shift]
-    return text
+    return None
