@@ -62,6 +62,23 @@ async def test_inline_completion_is_postprocessed_and_carries_the_command(tmp_pa
         assert fake.ledger.requests[-1]["prompt"] == f"<|fim_prefix|>{TEXT[:cut]}<|fim_suffix|>{TEXT[cut:]}<|fim_middle|>"
 
 
+async def test_generation_stops_once_the_form_is_closed(tmp_path):
+    """The model runs on past the cursor's form; the completer hangs up there, and shows the same text."""
+    with OllamaFake(token_delay_s=0.01) as fake:
+        fake.responder = lambda body: "x))\n\n(def (cube x)\n  (* x x x))\n\n(def (quad x)\n  (* x x x x))\n"
+        completer, _ = make_completer(fake.url, tmp_path, budget_ms=5000)
+        try:
+            items = await completer.inline_completions(doc(), CURSOR, None)
+            for _ in range(100):
+                if fake.ledger.aborted:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await completer.aclose()
+        assert [i.insert_text for i in items] == ["x"]
+        assert (fake.ledger.started, fake.ledger.completed, fake.ledger.aborted) == (1, 0, 1)
+
+
 async def test_burst_of_keystrokes_starts_one_generation(tmp_path):
     with OllamaFake(delay_s=0.05) as fake:
         completer, _ = make_completer(fake.url, tmp_path, debounce_ms=60)
