@@ -934,53 +934,63 @@ _DEFINING_HEADS = {"def", "define", "def*", "defvalues", "define-values", "defal
 # --------------------------------------------------------------------------- the walk
 
 
-def _symbols_in(node) -> Iterator[str]:
+def _symbols_in(node) -> list[str]:
+    """Every symbol's name under ``node`` (eager: callers only add them to a set)."""
+    out: list[str] = []
     stack = [node]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        sub = stack.pop()
+        sub = pop()
         if sub.kind is _SYMBOL:
-            yield sub.value
+            out.append(sub.value)
         elif sub.children:
-            stack.extend(sub.children)
+            extend(sub.children)
+    return out
 
 
-def _formals(node) -> Iterator[str]:
+def _formals(node) -> list[str]:
     """Names a lambda list binds: `x`, `(x y . rest)`, `(x (opt default) key: (k v))`."""
-    if node.kind is _SYMBOL:
-        yield node.value
-        return
-    if node.kind is not _LIST:
-        return
+    kind = node.kind
+    if kind is _SYMBOL:
+        return [node.value]
+    out: list[str] = []
+    if kind is not _LIST:
+        return out
     for position, child in enumerate(node.children):
-        if child.kind is _SYMBOL:
-            yield child.value
-        elif child.kind is _LIST and child.children:
-            if position == 0:
-                yield from _formals(child)  # curried: (def ((make-adder n) x) ...)
-            else:
-                yield from _formals(child.children[0])  # (opt default)
+        kind = child.kind
+        if kind is _SYMBOL:
+            out.append(child.value)
+        elif kind is _LIST and child.children:
+            # curried: (def ((make-adder n) x) ...); else (opt default)
+            out.extend(_formals(child if position == 0 else child.children[0]))
+    return out
 
 
-def _let_bindings(node) -> Iterator[str]:
+def _let_bindings(node) -> list[str]:
     """Names a binding list binds: `((a 1) ((values b c) e))`, or Gerbil's single `(a 1)`."""
-    if node.kind is _SYMBOL:
-        yield node.value
-        return
-    if node.kind is not _LIST or not node.children:
-        return
-    first = node.children[0]
+    kind = node.kind
+    if kind is _SYMBOL:
+        return [node.value]
+    children = node.children
+    if kind is not _LIST or not children:
+        return []
+    first = children[0]
     if first.kind is _SYMBOL:  # (let (x expr) body)
-        yield first.value
-        return
-    if len(node.children) == 2 and (first.head == "values" or first.delimiter == "["
-                                    or node.children[1].kind is not _LIST):
-        yield from _symbols_in(first)  # one binding of a pattern: (for ([k . v] alist) body)
-        return
-    for binding in node.children:
+        return [first.value]
+    if len(children) == 2 and (first.head == "values" or first.delimiter == "["
+                               or children[1].kind is not _LIST):
+        return _symbols_in(first)  # one binding of a pattern: (for ([k . v] alist) body)
+    out: list[str] = []
+    for binding in children:
         if binding.kind is _SYMBOL:
-            yield binding.value
+            out.append(binding.value)
         elif binding.kind is _LIST and binding.children:
-            yield from _symbols_in(binding.children[0])  # a name, or a values/match pattern
+            target = binding.children[0]  # a name, or a values/match pattern
+            if target.kind is _SYMBOL:
+                out.append(target.value)
+            else:
+                out.extend(_symbols_in(target))
+    return out
 
 
 def _nested_definitions(node, scope: ModuleSource | None = None) -> set[str]:
@@ -1020,7 +1030,7 @@ class _Walk:
             self.visible, self.top, self.macros, self.local_macros = {}, set(), None, {}
 
     def run(self, form) -> _Walk:
-        self._walk([(form, 0, None, 0)])
+        self._walk([form])  # a bare node: (form, 0, None, 0)
         while self.deferred:  # heads unknown when met: walk them if a binding turned up since
             bound = self.bound
             ready = [item for item in self.deferred if item[0].children[0].value in bound]
@@ -1031,146 +1041,148 @@ class _Walk:
         return self
 
     def _walk(self, stack: list) -> None:
-        bound, refs, calls = self.bound, self.refs, self.calls
+        """Pop items until the form is done: a node, or (node, quasiquote depth, macro scope, expansion depth).
+
+        A bare node stands for ``(node, 0, None, 0)``, the state of nearly every node (outside
+        quasiquotes and macro expansions): building and unpacking a tuple per node was most of
+        the walk's time.  The order of ``refs`` and of the bindings met matters (problems come
+        out in that order), so every case pushes its items exactly as it always did.
+        """
+        bound, refs, calls, deferred = self.bound, self.refs, self.calls, self.deferred
         visible, top, macros, local_macros = self.visible, self.top, self.macros, self.local_macros
+        inner_macros = self.inner_macros
+        plan_memo = macros._memo if macros is not None else {}
+        head_class = _HEAD_CLASS.get
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        ref = refs.append
         while stack:
-            node, qdepth, scope, edepth = stack.pop()
+            node = pop()
+            if node.__class__ is tuple:
+                node, qdepth, scope, edepth = node
+                plain = qdepth == 0 and scope is None and edepth == 0
+            else:
+                qdepth, scope, edepth, plain = 0, None, 0, True
             kind = node.kind
-            if kind is _SYMBOL:
-                if qdepth == 0 and node.__class__ is Node:
-                    refs.append(node)
-                continue
-            if kind is _QUOTE:
-                prefix = node.delimiter
-                if prefix in ("'", "#'", "#`", "#&"):
-                    continue
-                if prefix == "`":
-                    stack.extend((c, qdepth + 1, scope, edepth) for c in node.children)
-                elif prefix in (",", ",@", "#,", "#,@"):
-                    stack.extend((c, max(qdepth - 1, 0), scope, edepth) for c in node.children)
-                else:
-                    stack.extend((c, qdepth, scope, edepth) for c in node.children)
-                continue
             if kind is not _LIST:
-                continue  # atoms, and vector literals (self-quoting data)
+                if kind is _SYMBOL:
+                    if qdepth == 0 and node.__class__ is Node:
+                        ref(node)
+                elif kind is _QUOTE:
+                    self._quoted(node, qdepth, scope, edepth, extend)
+                continue  # other atoms, and vector literals (self-quoting data)
             children = node.children
             if not children:
                 continue
             if qdepth:
-                stack.extend((c, qdepth, scope, edepth) for c in children)
+                extend([(c, qdepth, scope, edepth) for c in children])
                 continue
             if node.delimiter == "{":  # {method obj args...}: the method name is not a variable
-                stack.extend((c, 0, scope, edepth) for c in children[1:])
+                extend(children[1:] if plain else [(c, 0, scope, edepth) for c in children[1:]])
                 continue
             first = children[0]
             if first.kind is not _SYMBOL:
-                stack.extend((c, 0, scope, edepth) for c in children if c.kind is not _STRING)
+                evaluated = [c for c in children if c.kind is not _STRING]
+                extend(evaluated if plain else [(c, 0, scope, edepth) for c in evaluated])
                 continue
             head = first.value
             args = children[1:]
             if head in ("cut", "cute") and args and args[0].kind is _SYMBOL and args[0].value in _SPECIALS:
-                stack.append((first, 0, scope, edepth))
+                push(first if plain else (first, 0, scope, edepth))
                 first, head, args = args[0], args[0].value, args[1:]  # (cut let (x e) body): the inner form binds
-            if head in self.inner_macros:
-                stack.append((first, 0, scope, edepth))
-                plan = self.inner_macros[head]
+            if head in inner_macros:
+                push(first if plain else (first, 0, scope, edepth))
+                plan = inner_macros[head]
                 expansion = _expand(node, plan) if plan is not None and edepth < _MAX_EXPANSION_DEPTH else None
                 if expansion is not None:
-                    stack.append((expansion, 0, scope, edepth + 1))
+                    push((expansion, 0, scope, edepth + 1))
                 continue
-            if head in _OPAQUE:
-                if head in _MACRO_DEFINERS and args:
-                    name = args[0].children[0] if args[0].kind is _LIST and args[0].children else args[0]
-                    if name.kind is _SYMBOL:
-                        self.inner_macros[name.value] = _plan(node)
-                        bound.add(name.value)
-                elif head in _NESTED_DEFINERS and args:
-                    if self.nested is None:
-                        self.nested = ModuleSource(id=":<nested>")
-                    bound.update(_nested_definitions(node, self.nested))
-                elif head in _BIND_ALL:
-                    bound.update(_symbols_in(node))
-                stack.append((first, 0, scope, edepth))
-                continue
-            if head in _SPECIALS:
-                stack.append((first, 0, scope, edepth))
-                if args:
-                    self._special(head, args, stack, scope, edepth)
+            cls = head_class(head)
+            if cls is not None:  # opaque (data, syntax) or taught by hand
+                if cls is _OPAQUE_HEAD:
+                    self._opaque(head, node, args)
+                push(first if plain else (first, 0, scope, edepth))
+                if cls is _SPECIAL_HEAD and args:
+                    evaluated = self._special(head, args)
+                    extend(evaluated[::-1] if plain else [(c, 0, scope, edepth) for c in reversed(evaluated)])
                 continue
             if head in bound or (head in top and head not in local_macros):
                 pass  # a procedure of this file or a local binding: a plain call
             elif macros is not None:
-                is_macro, plan, plan_scope = macros.plan(head, scope if first.__class__ is _T else None)
+                # macros.plan(head, None), its memo read here: a call per list costs
+                known = plan_memo.get(head) if first.__class__ is not _T else None
+                is_macro, plan, plan_scope = known or macros.plan(head, scope if first.__class__ is _T else None)
                 if is_macro:
-                    stack.append((first, 0, scope, edepth))
+                    push(first if plain else (first, 0, scope, edepth))
                     if head.startswith("def") and args:
                         bound.update(_formals(args[0]))
                     if plan is not None and edepth < _MAX_EXPANSION_DEPTH:
                         expansion = _expand(node, plan)
                         if expansion is not None:
-                            stack.append((expansion, 0, plan_scope, edepth + 1))
+                            push((expansion, 0, plan_scope, edepth + 1))
                     continue  # a macro whose syntax we cannot know: its arguments are left alone
                 if first.__class__ is Node and head not in visible and head not in top:
                     if head.startswith("def") and args:
                         bound.update(_formals(args[0]))  # an unknown definer: it defines its first name
-                    self.deferred.append((node, scope, edepth))
-                    stack.append((first, 0, scope, edepth))
+                    deferred.append((node, scope, edepth))
+                    push(first if plain else (first, 0, scope, edepth))
                     continue
             elif head.startswith("def") and args:
                 bound.update(_formals(args[0]))
             if first.__class__ is Node:
-                refs.append(first)
+                ref(first)
                 if node.delimiter == "(":
                     calls.append(node)
             for c in reversed(args):  # the hot path: symbols need no trip through the stack
                 k = c.kind
                 if k is _SYMBOL:
                     if c.__class__ is Node:
-                        refs.append(c)
+                        ref(c)
                 elif k is _LIST or k is _QUOTE:
-                    stack.append((c, 0, scope, edepth))
+                    push(c if plain else (c, 0, scope, edepth))
 
-    def _special(self, head: str, args: list, stack: list, scope, edepth: int) -> None:
-        """The forms taught by hand: what they bind, and which of their parts are evaluated."""
+    @staticmethod
+    def _quoted(node, qdepth: int, scope, edepth: int, extend) -> None:
+        """A quote-like prefix: quoted data is skipped, quasiquote depth counts up and unquotes down."""
+        prefix = node.delimiter
+        if prefix in _QUOTE_OPAQUE:
+            return
+        if prefix == "`":
+            qdepth += 1
+        elif prefix in _UNQUOTES:
+            qdepth = max(qdepth - 1, 0)
+        if qdepth == 0 and scope is None and edepth == 0:
+            extend(node.children)
+        else:
+            extend([(c, qdepth, scope, edepth) for c in node.children])
+
+    def _opaque(self, head: str, node, args: list) -> None:
+        """An opaque form inside the walk: only the names it defines count (its body is not checked)."""
+        bound = self.bound
+        if head in _MACRO_DEFINERS and args:
+            name = args[0].children[0] if args[0].kind is _LIST and args[0].children else args[0]
+            if name.kind is _SYMBOL:
+                self.inner_macros[name.value] = _plan(node)
+                bound.add(name.value)
+        elif head in _NESTED_DEFINERS and args:
+            if self.nested is None:
+                self.nested = ModuleSource(id=":<nested>")
+            bound.update(_nested_definitions(node, self.nested))
+        elif head in _BIND_ALL:
+            bound.update(_symbols_in(node))
+
+    def _special(self, head: str, args: list) -> list:
+        """The forms taught by hand: add what they bind; return which of their parts are evaluated."""
         bound = self.bound
         evaluated = args
-        if head in _LAMBDA_LIKE:
+        branch = _SPECIAL_BRANCH.get(head)  # the first case of the list in _special_branches() that claims head
+        if branch == "lambda":
             if head in ("case-lambda", "case-lambda/c", "def*", "def*/c"):
                 for clause in args[1:] if head.startswith("def") else args:
                     if clause.kind is _LIST and clause.children:
                         bound.update(_formals(clause.children[0]))
             if head not in ("case-lambda", "case-lambda/c"):
                 bound.update(_formals(args[0]))
-        elif head == "defmethod":
-            if args[0].kind is _LIST and args[0].delimiter != "{":  # :std/generic (defmethod (name (a type)) body)
-                bound.update(_formals(args[0]))
-            evaluated = args[1:]  # {method Type}: names, not variables
-        elif head in _PATTERN_FIRST:
-            bound.update(_symbols_in(args[0]))
-        elif head in ("let/cc", "let/esc", "lambda/cc", "let-hash"):
-            if head == "let-hash":
-                self.dotted = True
-            elif args[0].kind is _SYMBOL:
-                bound.add(args[0].value)
-        elif head == "chain":
-            for step in args[1:]:  # (chain init (v (f v)) ([a . b] (g a))): a step may bind
-                if step.kind is _LIST and len(step.children) == 2 and step.children[0].kind is not _QUOTE:
-                    bound.update(_symbols_in(step.children[0]))
-        elif head == "with-id":
-            specs = 0 if args[0].kind is _LIST else 1
-            if len(args) > specs and args[specs].kind is _LIST:
-                for spec in args[specs].children:
-                    bound.update(_symbols_in(spec.children[0]) if spec.kind is _LIST and spec.children
-                                 else _symbols_in(spec))
-                evaluated = args[specs + 1:]  # the specs are strings and syntax: not evaluated
-        elif head in ("let-syntax", "letrec-syntax"):
-            if args[0].kind is _LIST:
-                for binding in args[0].children:
-                    if binding.kind is _LIST and len(binding.children) == 2 and binding.children[0].kind is _SYMBOL:
-                        self.inner_macros[binding.children[0].value] = _transformer_plan(binding.children[1])
-                        bound.add(binding.children[0].value)
-            evaluated = args[1:]
-        elif head in _LET_LIKE:
+        elif branch == "let":
             first = args[0]
             if head == "let" and first.kind is _SYMBOL and len(args) > 1 and args[1].kind is _LIST:
                 bound.add(first.value)  # named let
@@ -1178,7 +1190,7 @@ class _Walk:
             bound.update(_let_bindings(first))
             if head in ("for/fold", "for/foldr") and len(args) > 1:
                 bound.update(_let_bindings(args[1]))
-        elif head in _MATCH_LIKE:
+        elif branch == "match":
             clauses = args
             evaluated = []
             if head in _MATCH_EXPR_FIRST or head in _SYNTAX_CASE or head in ("case", "ecase"):
@@ -1190,15 +1202,64 @@ class _Walk:
                 if head not in ("case", "ecase"):  # case datums are data; patterns bind their variables
                     bound.update(_symbols_in(clause.children[0]))
                 evaluated.extend(clause.children[1:])
-        elif head == "@":
+        elif branch == "defmethod":
+            if args[0].kind is _LIST and args[0].delimiter != "{":  # :std/generic (defmethod (name (a type)) body)
+                bound.update(_formals(args[0]))
+            evaluated = args[1:]  # {method Type}: names, not variables
+        elif branch == "pattern":
+            bound.update(_symbols_in(args[0]))
+        elif branch == "escape":
+            if head == "let-hash":
+                self.dotted = True
+            elif args[0].kind is _SYMBOL:
+                bound.add(args[0].value)
+        elif branch == "chain":
+            for step in args[1:]:  # (chain init (v (f v)) ([a . b] (g a))): a step may bind
+                if step.kind is _LIST and len(step.children) == 2 and step.children[0].kind is not _QUOTE:
+                    bound.update(_symbols_in(step.children[0]))
+        elif branch == "with-id":
+            specs = 0 if args[0].kind is _LIST else 1
+            if len(args) > specs and args[specs].kind is _LIST:
+                for spec in args[specs].children:
+                    bound.update(_symbols_in(spec.children[0]) if spec.kind is _LIST and spec.children
+                                 else _symbols_in(spec))
+                evaluated = args[specs + 1:]  # the specs are strings and syntax: not evaluated
+        elif branch == "let-syntax":
+            if args[0].kind is _LIST:
+                for binding in args[0].children:
+                    if binding.kind is _LIST and len(binding.children) == 2 and binding.children[0].kind is _SYMBOL:
+                        self.inner_macros[binding.children[0].value] = _transformer_plan(binding.children[1])
+                        bound.add(binding.children[0].value)
+            evaluated = args[1:]
+        elif branch == "@":
             evaluated = args[:1]  # (@ obj slot ...): slot names are not variables
-        elif head in _HASH_LITERALS:
+        elif branch == "hash":
             evaluated = [c for clause in args if clause.kind is _LIST for c in clause.children[1:]]
-        stack.extend((c, 0, scope, edepth) for c in reversed(evaluated))
+        return evaluated
 
 
 _SPECIALS = (_LAMBDA_LIKE | _LET_LIKE | _REBINDING | _PATTERN_FIRST | _MATCH_LIKE | _HASH_LITERALS
              | {"@", "defmethod", "let/cc", "let/esc", "lambda/cc", "let-hash", "chain", "with-id"})
+
+
+def _special_branches() -> dict[str, str]:
+    """Which case of :meth:`_Walk._special` each taught head takes: the first of this list that claims it."""
+    branches: dict[str, str] = {}
+    for branch, heads in (("lambda", _LAMBDA_LIKE), ("defmethod", {"defmethod"}), ("pattern", _PATTERN_FIRST),
+                          ("escape", {"let/cc", "let/esc", "lambda/cc", "let-hash"}), ("chain", {"chain"}),
+                          ("with-id", {"with-id"}), ("let-syntax", {"let-syntax", "letrec-syntax"}),
+                          ("let", _LET_LIKE), ("match", _MATCH_LIKE), ("@", {"@"}), ("hash", _HASH_LITERALS)):
+        for head in heads:
+            branches.setdefault(head, branch)
+    return branches
+
+
+_SPECIAL_BRANCH = _special_branches()  # _REBINDING heads have none: all their arguments are evaluated
+_OPAQUE_HEAD, _SPECIAL_HEAD = "opaque", "special"
+# A list's head, classified in one lookup: _OPAQUE wins over _SPECIALS, as in the walk's order of checks.
+_HEAD_CLASS = {**dict.fromkeys(_SPECIALS, _SPECIAL_HEAD), **dict.fromkeys(_OPAQUE, _OPAQUE_HEAD)}
+_QUOTE_OPAQUE = frozenset(("'", "#'", "#`", "#&"))  # quoted data and syntax: nothing inside is a reference
+_UNQUOTES = frozenset((",", ",@", "#,", "#,@"))
 
 
 def _bound_names(form) -> set[str]:
@@ -1299,22 +1360,26 @@ def _arity_problems(walk: _Walk, analysis: Analysis) -> Iterator[Problem]:
     top = analysis.top_level
     seen: set[int] = set()
     for node in walk.calls:
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        name = node.children[0].value
+        children = node.children
+        name = children[0].value
         if name in bound or name in top:
             continue
         symbol = visible.get(name)
-        if symbol is None or symbol.kind != "procedure" or symbol.arity is None:
+        if symbol is None:
             continue
-        argc = len(node.children) - 1
-        if any(child.kind is _DOT for child in node.children):
+        arity = symbol.arity
+        argc = len(children) - 1
+        # the common case first: a call its callee accepts (or one we know nothing of)
+        if arity is None or arity.accepts(argc) or symbol.kind != "procedure":
             continue
-        if not symbol.arity.accepts(argc):
-            yield Problem(node.children[0].start, node.children[0].end,
-                          f"'{name}' takes {_describe_arity(symbol)} argument{'s' if symbol.arity.max != 1 else ''}, given {argc}",
-                          "arity", "error", name)
+        if id(node) in seen:  # a macro template may make the same call twice
+            continue
+        seen.add(id(node))
+        if any(child.kind is _DOT for child in children):
+            continue
+        yield Problem(children[0].start, children[0].end,
+                      f"'{name}' takes {_describe_arity(symbol)} argument{'s' if arity.max != 1 else ''}, given {argc}",
+                      "arity", "error", name)
 
 
 def _describe_arity(symbol: Symbol) -> str:
