@@ -1,0 +1,148 @@
+"""The reader's fast paths give the same trees as its general ones.
+
+The token regex has groups for the commonest tokens (plain symbols, ``(`` and
+``)``) that skip classification, and a closed list goes straight into the list
+that was current when it opened.  These tests pin the edge cases where a fast
+path could disagree with the general rules.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gerbil_lsp.core.reader import Node, NodeKind, read_source
+
+K = NodeKind
+
+
+def shape(node: Node) -> tuple:
+    """Kind, offsets, text, value, delimiter, closed and children, recursively."""
+    return (
+        node.kind,
+        node.start,
+        node.end,
+        node.text,
+        node.value,
+        node.delimiter,
+        node.closed,
+        tuple(shape(c) for c in node.children),
+    )
+
+
+@pytest.mark.parametrize(
+    ("src", "kind", "value"),
+    [
+        ("foo", K.SYMBOL, "foo"),
+        (":", K.SYMBOL, ":"),  # one colon is a symbol, not a keyword
+        ("::", K.KEYWORD, ":"),
+        ("a:", K.KEYWORD, "a"),
+        ("a:b", K.SYMBOL, "a:b"),
+        (":std/iter", K.SYMBOL, ":std/iter"),
+        ("1+", K.SYMBOL, "1+"),
+        ("-1+", K.SYMBOL, "-1+"),
+        ("->", K.SYMBOL, "->"),
+        ("...", K.SYMBOL, "..."),
+        ("+", K.SYMBOL, "+"),
+        ("1.", K.NUMBER, 1.0),
+        ("+i", K.NUMBER, 1j),
+        ("1+2I", K.NUMBER, 1 + 2j),
+        ("+inf.0", K.NUMBER, float("inf")),
+        ("1:", K.KEYWORD, "1"),
+        ("λ", K.SYMBOL, "λ"),
+        ("a#b", K.SYMBOL, "a#b"),
+    ],
+)
+def test_atom_classification(src: str, kind: NodeKind, value: object) -> None:
+    r = read_source(f"(f {src})")
+    assert r.ok
+    node = r.forms[0].children[1]
+    assert (node.kind, node.value, node.text) == (kind, value, src)
+    assert (node.start, node.end) == (3, 3 + len(src))
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "'(a (b c)) d",
+        "(a '(b) c)",
+        "(a #;(b (c)) d)",
+        "#;(a) (b)",
+        "(a . (b c))",
+        "[a (b) c]",
+        "{a [b] (c d)}",
+        "#0=(a #1=(b) #1#)",
+        "(a #(1 (2)) #u8(1 2))",
+        "(a ,@(b) `(c ,(d)))",
+        "((((a))))",
+    ],
+)
+def test_lists_land_where_the_general_rules_put_them(src: str) -> None:
+    # The same datum read alone, at top level, inside a list and after a quote
+    # has the same shape, shifted by its offset.
+    alone = read_source(src)
+    nested = read_source(f"(x {src})")
+    assert alone.ok and nested.ok
+
+    def shift(s: tuple, by: int) -> tuple:
+        return (s[0], s[1] + by, s[2] + by, *s[3:7], tuple(shift(c, by) for c in s[7]))
+
+    got = [shift(shape(f), -3) for f in nested.forms[0].children[1:]]
+    assert got == [shape(f) for f in alone.forms]
+
+
+def test_closed_list_goes_to_the_quote_waiting_for_it() -> None:
+    r = read_source("('(a) b)")
+    assert r.ok
+    outer = r.forms[0]
+    quote, b = outer.children
+    assert quote.kind is K.QUOTE and quote.delimiter == "'"
+    assert (quote.start, quote.end) == (1, 5)
+    assert quote.children[0].kind is K.LIST and quote.children[0].children[0].value == "a"
+    assert b.value == "b"
+
+
+def test_mismatched_closer_closes_the_inner_list_and_reading_goes_on() -> None:
+    r = read_source("(a [b (c] d) e")
+    assert [(e.code, e.message) for e in r.errors] == [
+        ("mismatched-closer", "']' does not match '(' opened at 1:7")
+    ]
+    outer, e = r.forms
+    assert (outer.start, outer.end, outer.closed, len(outer.children)) == (0, 12, True, 3)
+    assert e.value == "e"
+    bracket = outer.children[1]
+    assert (bracket.delimiter, bracket.closed, bracket.start, bracket.end) == ("[", True, 3, 9)
+    paren = bracket.children[1]
+    assert (paren.delimiter, paren.closed, paren.start, paren.end) == ("(", False, 6, 8)
+    assert outer.children[2].value == "d"
+
+
+def test_mismatched_and_stray_closers() -> None:
+    r = read_source("(a [b) c] d))(e")
+    assert [e.code for e in r.errors] == (
+        ["mismatched-closer"] + ["stray-closer"] * 3 + ["unclosed"]
+    )
+    assert [(f.kind, f.start, f.end, f.closed) for f in r.forms] == [
+        (K.LIST, 0, 6, True),
+        (K.SYMBOL, 7, 8, True),
+        (K.SYMBOL, 10, 11, True),
+        (K.LIST, 13, 15, False),
+    ]
+
+
+def test_dotted_tail_list_then_more() -> None:
+    r = read_source("((a . (b c)) (d))")
+    assert r.ok
+    dotted, d = r.forms[0].children
+    assert [c.kind for c in dotted.children] == [K.SYMBOL, K.DOT, K.LIST]
+    assert (d.start, d.end, d.children[0].value) == (13, 16, "d")
+
+
+def test_deep_nesting_and_many_closers() -> None:
+    depth = 20_000
+    r = read_source("(" * depth + ")" * (depth + 3))
+    assert [e.code for e in r.errors] == ["stray-closer"] * 3
+    node = r.forms[0]
+    for _ in range(depth - 1):
+        assert node.closed and len(node.children) == 1
+        node = node.children[0]
+    assert node.children == []
