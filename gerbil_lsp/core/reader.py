@@ -21,7 +21,6 @@ use ``ReadResult.text_of(node)`` for their source.
 from __future__ import annotations
 
 import enum
-import gc
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from os import PathLike
 
+from gerbil_lsp.core import collector
 from gerbil_lsp.core.positions import LineIndex, Pos, Span, make_span
 
 __all__ = [
@@ -694,19 +694,11 @@ def _sexp_lang(lang: str) -> bool:
 def read_source(text: str) -> ReadResult:
     """Read Gerbil source text; never raises, whatever the text.
 
-    The cyclic garbage collector is paused while reading (and restored after,
-    if it was on): the tree has no cycles, and with many trees alive its
-    passes over them made reading 2-3x slower.
+    The cyclic garbage collector is paused while reading (see ``core.collector``).
     """
     lines = LineIndex(text)
-    gc_was_enabled = gc.isenabled()
-    if gc_was_enabled:
-        gc.disable()
-    try:
+    with collector.paused():
         result = _read(text, lines)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     if result.lang is not None and result.errors and not _sexp_lang(result.lang):
         # A #lang whose body is not s-expressions: nothing here to report.
         result.forms = []

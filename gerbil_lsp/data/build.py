@@ -18,7 +18,6 @@ changes a byte of the output.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
@@ -26,11 +25,11 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gerbil_lsp.core import collector
 from gerbil_lsp.data import dedupe as dedupe_mod
 from gerbil_lsp.data.ahead import Alongside, FileSources, TextWork
 from gerbil_lsp.data.checks.identifiers import IdentifierCheck, apply_renames
@@ -275,30 +274,12 @@ def build_dataset(
     progress: Progress | None = None,
 ) -> BuildResult:
     """Build the dataset into ``output`` (replaced atomically). See the module docstring for the order."""
-    with gc_paused():
+    with collector.paused():  # many syntax trees and entries alive at once
         return _build_dataset(
             docs=docs, cookbooks=cookbooks, gerbil_src=gerbil_src, projects=projects, output=output,
             formats=formats, seed=seed, heldout_fraction=heldout_fraction, tokenizer=tokenizer, index=index,
             extra_entries=extra_entries, warn=warn, progress=progress,
         )
-
-
-@contextmanager
-def gc_paused():
-    """The cyclic garbage collector paused (and restored after, if it was on).
-
-    A build keeps many syntax trees and entries alive at once; the collector's
-    passes over them cost seconds and find nothing (the trees have no cycles,
-    and what is dropped is freed by reference counting). The core reader does
-    the same while it reads.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _build_dataset(

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from gerbil_lsp.core import collector
 from gerbil_lsp.core.index import DriftEntry, ImportSpec, LocalDefinition, Symbol, SymbolIndex
 from gerbil_lsp.core.index.modules import resolve_string_import
 from gerbil_lsp.core.index.source import ModuleSource, format_id, scan_definer, scan_forms
@@ -197,7 +198,8 @@ class Analysis:
             Problem(e.span.start.offset, max(e.span.end.offset, e.span.start.offset + 1), e.message, e.code)
             for e in self.result.errors
         ]
-        found.extend(check_references(self))
+        with collector.paused():  # the walk builds expansions and name sets: acyclic, and many
+            found.extend(check_references(self))
         return found
 
 

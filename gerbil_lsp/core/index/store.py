@@ -19,11 +19,11 @@ index only changes when its inputs do.
 
 from __future__ import annotations
 
-import gc
 import gzip
 import json
 from pathlib import Path
 
+from gerbil_lsp.core import collector
 from gerbil_lsp.core.atomic import write_bytes_atomic
 
 from .model import DriftEntry
@@ -107,17 +107,13 @@ def save_index(index: SymbolIndex, path: Path) -> None:
 
 
 def loads(data: bytes, origin: str = "<bytes>") -> SymbolIndex:
-    gc_was = gc.isenabled()
-    gc.disable()
     try:
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        doc = json.loads(data)
+        with collector.paused():  # a large, acyclic JSON document
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            doc = json.loads(data)
     except (OSError, EOFError, ValueError) as e:
         raise IndexLoadError(f"{origin} is not a readable symbol index ({e}); {REBUILD_HINT}") from e
-    finally:
-        if gc_was:
-            gc.enable()
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise IndexLoadError(f"{origin} is not a gerbil-lsp symbol index; {REBUILD_HINT}")
     version = doc.get("version")
@@ -133,20 +129,16 @@ def loads(data: bytes, origin: str = "<bytes>") -> SymbolIndex:
     )
     shapes = doc.get("shapes") or []
     strings = doc.get("strings") or []
-    gc_was = gc.isenabled()
-    gc.disable()  # tens of thousands of small containers: the collector only slows this
     try:
-        for shape in shapes:
-            for k in INTERNED:
-                v = shape.get(k)
-                if v is not None:
-                    shape[k] = strings[v]
-        index._bulk_load(doc.get("rows") or [], shapes)
+        with collector.paused():  # tens of thousands of small containers
+            for shape in shapes:
+                for k in INTERNED:
+                    v = shape.get(k)
+                    if v is not None:
+                        shape[k] = strings[v]
+            index._bulk_load(doc.get("rows") or [], shapes)
     except (TypeError, ValueError, IndexError) as e:
         raise IndexLoadError(f"{origin} is a damaged symbol index ({e}); {REBUILD_HINT}") from e
-    finally:
-        if gc_was:
-            gc.enable()
     return index
 
 
