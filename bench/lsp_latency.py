@@ -177,9 +177,11 @@ async def burst(server: list[str], home: Path, completion: dict, changes: int = 
                 session.change(text)
                 position = cursor(text)
                 position = types.Position(line=position.line, character=position.character + len(typed))
-                pending.append(session.client.text_document_inline_completion_async(types.InlineCompletionParams(
-                    context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
-                    text_document=types.TextDocumentIdentifier(uri=session.uri), position=position)))
+                # ensure_future: the client's *_async methods are coroutines, sent only when scheduled
+                pending.append(asyncio.ensure_future(session.client.text_document_inline_completion_async(
+                    types.InlineCompletionParams(
+                        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+                        text_document=types.TextDocumentIdentifier(uri=session.uri), position=position))))
                 await asyncio.sleep(gap_s)
             results = await asyncio.gather(*pending)
             await asyncio.sleep(1.0)  # the pause: anything still running would finish now
