@@ -36,24 +36,32 @@ SAMPLE_FORM = """(def (count-words-{n} text)
 
 
 def time_5000_lines(index, runs: int = 30) -> None:
-    """Analyses of a 5,000-line file as the server makes them, with CPython's default collector and with ours.
+    """Analyses of a 5,000-line file as the server makes them: on open, and on each edit while typing.
 
-    Each run analyses a new version (one more space at the end) while the previous analysis is
-    still held, as the server holds each open document's latest one.
+    Each run analyses a new version while the previous analysis is still held, as the server
+    holds each open document's latest one. "On open" has no previous version to lend its
+    per-form problems (and runs with CPython's default collector, then with the server's);
+    "typing" edits one form in the middle of the file and passes the previous version.
     """
     text = "(import :std/iter)\n" + "".join(SAMPLE_FORM.format(n=i) for i in range(1000))
     lines = text.count("\n")
     held = analyze(text, "file:///bench.ss", index)
     held.problems  # noqa: B018 - fills the index's lazy caches, as a first keystroke does
     defaults = gc.get_threshold()
-    for label, tune in (("CPython's default GC", None), ("the server's GC settings", heap.tune_collector)):
-        if tune is not None:
-            tune()
+    # typing and deleting a name in the body of the form in the middle of the file
+    middle = text.index("(hash->list table)", text.index("(count-words-500 text)"))
+    typed = ["", "t", "ta", "tab", "ta", "t"]
+    scenarios = (("on open, CPython's default GC", None, False), ("on open, the server's GC settings", True, False),
+                 ("typing in one form, the server's GC settings", True, True))
+    for label, tune, typing in scenarios:
+        if tune:
+            heap.tune_collector()
             heap.freeze_long_lived()
         times = []
         for i in range(runs):
+            version = text[:middle] + typed[i % len(typed)] + text[middle:] if typing else text + " " * (i % 7)
             start = time.perf_counter()
-            fresh = analyze(text + " " * (i % 7), "file:///bench.ss", index)
+            fresh = analyze(version, "file:///bench.ss", index, previous=held if typing else None)
             fresh.problems  # noqa: B018 - the diagnostics are computed on first use
             times.append((time.perf_counter() - start) * 1000)
             held = fresh

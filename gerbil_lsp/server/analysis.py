@@ -50,6 +50,7 @@ from gerbil_lsp.core.reader import STRING as _STRING
 from gerbil_lsp.core.reader import SYMBOL as _SYMBOL
 from gerbil_lsp.core.reader import VECTOR as _VECTOR
 from gerbil_lsp.core.reader import Node, NodeKind, ReadResult, read_file, read_source
+from gerbil_lsp.server.form_problems import FormProblems, context_key, placed, relative
 
 # Forms whose first argument binds names for the rest of the form.
 _LAMBDA_LIKE = {"lambda", "λ", "case-lambda", "lambda*", "opt-lambda", "def", "def*", "define", "definline",
@@ -117,6 +118,9 @@ class Analysis:
     index: SymbolIndex
     path: str | None = None
     _visible: dict[str, Symbol] | None = field(default=None, repr=False)
+    # The previous version's problems by form, to reuse; and this version's, once computed.
+    earlier: FormProblems | None = field(default=None, repr=False)
+    form_problems: FormProblems | None = field(default=None, repr=False, init=False)
 
     @cached_property
     def imports(self) -> list[ImportSpec]:
@@ -203,8 +207,11 @@ class Analysis:
         return found
 
 
-def analyze(text: str, uri: str, index: SymbolIndex, version: int | None = None, path: str | None = None) -> Analysis:
-    return Analysis(uri, version, read_source(text), index, path)
+def analyze(text: str, uri: str, index: SymbolIndex, version: int | None = None, path: str | None = None,
+            previous: Analysis | None = None) -> Analysis:
+    """The analysis of one version of a document; ``previous`` (an earlier version's) lends its per-form problems."""
+    earlier = previous.form_problems if previous is not None and previous.path == path else None
+    return Analysis(uri, version, read_source(text), index, path, earlier=earlier)
 
 
 # --------------------------------------------------------------------------- what the file's imports make known
@@ -785,6 +792,7 @@ def _subst_plain_deep(node, env: dict, anchor):
 
 
 _FILE_PLANS: dict[str, tuple[float, dict]] = {}
+_FILE_PLANS_READ = [0]  # files whose plans were (re)read: part of what per-form problems depend on
 _DEFS_KEY = ("defs",)  # in a file's plans: the names it defines that are not macros
 
 
@@ -798,6 +806,7 @@ def _file_plans(path: str) -> dict:
     if hit is not None and hit[0] == mtime:
         return hit[1]
     plans: dict = {}
+    _FILE_PLANS_READ[0] += 1
     try:
         result = read_file(path)  # only the plans are kept: they hold the macros' templates, not the file
     except OSError:
@@ -1284,12 +1293,11 @@ def _ignorable(name: str) -> bool:
     )
 
 
-def _form_walks(analysis: Analysis) -> Iterator[tuple[Node, _Walk]]:
-    """Each checkable top-level form, walked."""
+def _checkable_forms(analysis: Analysis) -> Iterator[Node]:
+    """The top-level forms the reference walk checks (not data, not syntax definitions)."""
     for form in analysis.result.forms:
-        if form.kind is not _LIST or form.head in _OPAQUE:
-            continue
-        yield form, _Walk(analysis).run(form)
+        if form.kind is _LIST and form.head not in _OPAQUE:
+            yield form
 
 
 def _free(walk: _Walk, top: set[str], visible: dict | None = None) -> Iterator[Node]:
@@ -1323,22 +1331,47 @@ def free_references(analysis: Analysis) -> Iterator[Node]:
     diagnostics and the eval scorer classify them differently.
     """
     top = analysis.top_level
-    for _, walk in _form_walks(analysis):
-        yield from _free(walk, top)
+    for form in _checkable_forms(analysis):
+        yield from _free(_Walk(analysis).run(form), top)
 
 
 def check_references(analysis: Analysis) -> list[Problem]:
-    """Unbound names (only when the prelude and imports are known), wrong arity and doc-drift names."""
-    visible = analysis.visible
-    top = analysis.top_level
+    """Unbound names (only when the prelude and imports are known), wrong arity and doc-drift names.
+
+    A form whose text and context are those of the previous version keeps its problems
+    (:mod:`~gerbil_lsp.server.form_problems`); only the others are walked.
+    """
+    text = analysis.result.text
+    context = context_key(analysis, _FILE_PLANS_READ[0])
+    earlier = analysis.earlier if analysis.earlier is not None and analysis.earlier.reusable(context) else None
+    kept: dict[str, list] = {}
     problems: list[Problem] = []
-    for _, walk in _form_walks(analysis):
-        for sym in _free(walk, top, visible):
-            problem = _unbound_problem(analysis, sym, analysis.unbound_known)
-            if problem is not None:
-                problems.append(problem)
-        problems.extend(_arity_problems(walk, analysis))
+    for form in _checkable_forms(analysis):
+        key = text[form.start:form.end]
+        found = earlier.by_text.get(key) if earlier is not None else None
+        if found is not None:
+            problems.extend(placed(found, form.start))
+            kept[key] = found
+            continue
+        fresh = _form_problems(analysis, _Walk(analysis).run(form))
+        problems.extend(fresh)
+        movable = relative(fresh, form.start, form.end)
+        if movable is not None:
+            kept[key] = movable
+    # Walking may have read imported files' macros for the first time: the next version compares
+    # against the count as it is now.
+    analysis.form_problems = FormProblems(context[:-1] + (_FILE_PLANS_READ[0],), kept)
     return problems
+
+
+def _form_problems(analysis: Analysis, walk: _Walk) -> list[Problem]:
+    found = []
+    for sym in _free(walk, analysis.top_level, analysis.visible):
+        problem = _unbound_problem(analysis, sym, analysis.unbound_known)
+        if problem is not None:
+            found.append(problem)
+    found.extend(_arity_problems(walk, analysis))
+    return found
 
 
 def _unbound_problem(analysis: Analysis, sym: Node, unbound_known: bool) -> Problem | None:

@@ -98,7 +98,7 @@ class GerbilLanguageServer(LanguageServer):
         cached = self._analyses.get(uri)
         if cached is not None and cached.version == document.version and cached.result.text == document.source:
             return cached
-        fresh = analyze(document.source, uri, self.index, document.version, uri_to_path(uri))
+        fresh = analyze(document.source, uri, self.index, document.version, uri_to_path(uri), previous=cached)
         self._analyses[uri] = fresh
         return fresh
 

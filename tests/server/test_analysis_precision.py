@@ -135,9 +135,7 @@ TREE = {
 }
 
 
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("gerbil-src")
+def write_tree(root: Path) -> Path:
     for rel, text in TREE.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,11 +143,20 @@ def tree(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def index(tree):
-    built = build_index(None, tree)
+def tree_index(root: Path):
+    built = build_index(None, root)
     assert built.prelude_complete()
     return built
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    return write_tree(tmp_path_factory.mktemp("gerbil-src"))
+
+
+@pytest.fixture(scope="module")
+def index(tree):
+    return tree_index(tree)
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ class SymbolIndex:
         self.build_seconds: dict[str, float] = {}
         self.source_file: str | None = None  # the file it was loaded from
         self.bundled = False  # loaded from the copy shipped with the package
+        self.generation = 0  # counts changes after loading: what is derived from the index is stale when it moved
         for s in symbols:
             self._add(s)
 
@@ -56,6 +57,7 @@ class SymbolIndex:
         key = (module, name)
         if key in self._rows:
             self._drop(key)
+        self.generation += 1
         self._rows[key] = row
         if self._by_name_cache is not None:
             self._by_name_cache.setdefault(name, []).append(key)
@@ -67,6 +69,7 @@ class SymbolIndex:
             self._module_paths[module] = None
 
     def _drop(self, key: tuple[str | None, str]) -> None:
+        self.generation += 1
         self._rows.pop(key, None)
         keys = self._by_name_cache.get(key[1]) if self._by_name_cache is not None else None
         if keys and key in keys:
