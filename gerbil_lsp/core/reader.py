@@ -227,6 +227,7 @@ class ReadResult:
     lines: LineIndex
     lang: str | None = None
     foreign: bool = False
+    taken: bool = False  # a later read took over (and moved) its nodes: see read_source's ``previous``
 
     @property
     def ok(self) -> bool:
@@ -691,13 +692,20 @@ def _sexp_lang(lang: str) -> bool:
     return lang.startswith((":gerbil/", ":scheme/"))
 
 
-def read_source(text: str) -> ReadResult:
+def read_source(text: str, previous: ReadResult | None = None) -> ReadResult:
     """Read Gerbil source text; never raises, whatever the text.
 
-    The cyclic garbage collector is paused while reading (see ``core.collector``).
+    ``previous``, the result for an earlier version of the same document, lets
+    an edit re-read only the top-level forms it touches (see :func:`_reread`);
+    the result is the same as reading the whole text. Its nodes are taken over
+    (and moved): do not use ``previous`` afterwards. The cyclic garbage collector
+    is paused while reading (see ``core.collector``).
     """
     lines = LineIndex(text)
     with collector.paused():
+        result = _reread(text, lines, previous) if previous is not None else None
+        if result is not None:
+            return result
         result = _read(text, lines)
     if result.lang is not None and result.errors and not _sexp_lang(result.lang):
         # A #lang whose body is not s-expressions: nothing here to report.
@@ -706,6 +714,111 @@ def read_source(text: str) -> ReadResult:
         result.comments = []
         result.foreign = True
     return result
+
+
+# ---------------------------------------------------------------------------
+# Re-reading an edited text
+
+
+def _reread(text: str, lines: LineIndex, previous: ReadResult) -> ReadResult | None:
+    """``text`` read by reusing ``previous``'s top-level forms outside the edit; None when unsafe.
+
+    Top-level forms that end before the first changed character, or start after
+    the last one, read the same (a top-level form's reading depends on its own
+    text alone); the text between them is read on its own and must read cleanly.
+    Anything that could make this differ from a whole read falls back to one:
+    errors before or after, a ``#lang`` or script line, ``#!eof``, a region
+    that does not end at a clean top level (an error, an open line comment, no
+    space before the next form).
+    """
+    old = previous.text
+    forms = previous.forms
+    if previous.taken or previous.errors or previous.lang is not None or previous.foreign or not forms:
+        return None
+    if "#!eof" in text:
+        return None
+    if text.startswith(("\ufeff", "#!")) or old.startswith(("\ufeff", "#!")):
+        return None
+    same_head = _common_prefix(old, text)
+    same_tail = _common_suffix(old, text, min(len(old), len(text)) - same_head)
+    edit_end_old = len(old) - same_tail
+    delta = len(text) - len(old)
+    # Forms strictly before the edit (a form ending where it starts could grow: `foo` -> `foox`),
+    # and strictly after it (`x(foo)` is fine, but `'(foo)` is another datum).
+    first_after = bisect_right(forms, edit_end_old, key=_start_of)
+    last_before = bisect_right(forms, same_head - 1, key=_end_of)
+    region_start = forms[last_before - 1].end if last_before else 0
+    region_end = forms[first_after].start + delta if first_after < len(forms) else len(text)
+    region = text[region_start:region_end]
+    if region_start and region.startswith(("#lang", "\ufeff", "#!")):
+        return None
+    if region_end < len(text) and text[region_end - 1] not in " \t\n\r\f":
+        return None  # what ends the region might join the next form (`#` + `(...)` is a vector)
+    middle = _read(region, LineIndex(region))
+    if middle.errors or middle.lang is not None:
+        return None
+    if region_end < len(text) and middle.comments and middle.comments[-1].end.offset == len(region) \
+            and region[middle.comments[-1].start.offset] == ";":
+        return None  # a line comment that runs on into the next form
+    before, after = forms[:last_before], forms[first_after:]
+    previous.taken = True  # its nodes are about to move: never reuse them twice
+    _move(before, 0, lines)
+    _move(middle.forms, region_start, lines)
+    _move(after, delta, lines)
+    comments = [(c.start.offset, c.end.offset) for c in previous.comments if c.end.offset <= region_start]
+    comments += [(c.start.offset + region_start, c.end.offset + region_start) for c in middle.comments]
+    comments += [(c.start.offset + delta, c.end.offset + delta) for c in previous.comments
+                 if c.start.offset >= region_end - delta]
+    return ReadResult(text=text, forms=before + middle.forms + after, errors=[],
+                      comments=lines.spans(comments) if comments else [], lines=lines)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the common prefix (binary search on slices: each comparison runs in C)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """Length of the common suffix, at most ``limit`` (so it never overlaps the common prefix)."""
+    low, high = 0, max(0, limit)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[len(a) - mid:] == b[len(b) - mid:]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _end_of(node: Node) -> int:
+    return node.end
+
+
+def _move(forms: list[Node], delta: int, lines: LineIndex) -> None:
+    """Shift every node by ``delta`` and point it at the new text's line index (spans are rebuilt lazily)."""
+    stack = list(forms)
+    pop, extend = stack.pop, stack.extend
+    if delta:
+        while stack:
+            node = pop()
+            node.start += delta
+            node.end += delta
+            node._loc = lines
+            if node.children:
+                extend(node.children)
+    else:
+        while stack:
+            node = pop()
+            node._loc = lines
+            if node.children:
+                extend(node.children)
 
 
 def read_file(path: str | PathLike[str]) -> ReadResult:

@@ -210,8 +210,10 @@ class Analysis:
 def analyze(text: str, uri: str, index: SymbolIndex, version: int | None = None, path: str | None = None,
             previous: Analysis | None = None) -> Analysis:
     """The analysis of one version of a document; ``previous`` (an earlier version's) lends its per-form problems."""
-    earlier = previous.form_problems if previous is not None and previous.path == path else None
-    return Analysis(uri, version, read_source(text), index, path, earlier=earlier)
+    if previous is None or previous.path != path:
+        return Analysis(uri, version, read_source(text), index, path)
+    # the previous version's nodes are taken over (re-read only where edited) and its problems reused
+    return Analysis(uri, version, read_source(text, previous.result), index, path, earlier=previous.form_problems)
 
 
 # --------------------------------------------------------------------------- what the file's imports make known
