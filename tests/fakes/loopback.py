@@ -39,6 +39,7 @@ class Ledger:
     paths: list[str] = field(default_factory=list)
     ended: list[tuple[str, dict]] = field(default_factory=list)  # (completed | aborted, request body)
     durations_ms: list[float] = field(default_factory=list)  # completed generations, delay + streaming
+    handled_ms: list[float] = field(default_factory=list)  # every request: parsing it to the end of the answer
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, path: str, body: dict) -> None:
@@ -59,6 +60,7 @@ class Ledger:
             self.paths.clear()
             self.ended.clear()
             self.durations_ms.clear()
+            self.handled_ms.clear()
 
 
 Responder = Callable[[dict], str]
@@ -79,6 +81,17 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the ledger instead
         pass
+
+    def parse_request(self) -> bool:
+        self._began = time.perf_counter()  # the request line is in: the fake's own work starts
+        return super().parse_request()
+
+    def handle_one_request(self) -> None:
+        """One request; its handling time goes to the ledger (benchmarks subtract the fake's share)."""
+        self._began = None
+        super().handle_one_request()
+        if self._began is not None:
+            self.server.ledger.handled_ms.append((time.perf_counter() - self._began) * 1000)
 
     def handle(self) -> None:
         """Serve the connection's requests; a client that hangs up between them is not an error.
