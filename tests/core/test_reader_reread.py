@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gerbil_lsp.core.reader import read_source
+from tests.edits import edited_versions
 
 BASE = """\
 (import :std/sugar)
@@ -104,10 +105,5 @@ PIECES = st.sampled_from(["x", " ", "\n", "(", ")", "[", "]", '"', "'", "`", ","
 @settings(max_examples=300, deadline=None)
 @given(edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 8), PIECES), min_size=1, max_size=15))
 def test_random_edit_sequences_read_as_whole_reads(edits):
-    texts = [BASE]
-    text = BASE
-    for where, cut, insert in edits:
-        at = int(where * len(text))
-        text = text[:at] + insert + text[at + cut:]
-        texts.append(text)
+    texts = edited_versions(BASE, edits)
     check_versions(texts)

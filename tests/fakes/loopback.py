@@ -9,6 +9,7 @@ the bench see that cancellation reached the wire).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import select
@@ -52,6 +53,16 @@ class Ledger:
             setattr(self, what, getattr(self, what) + 1)
             if body is not None:
                 self.ended.append((what, body))
+
+    async def hang_up_seen(self, seconds: float = 1.0) -> int:
+        """Wait (yielding to the event loop) until a generation was aborted, or ``seconds`` pass; the count.
+
+        The fake notices a client that hung up at its next token or delay check.
+        """
+        deadline = time.perf_counter() + seconds
+        while not self.aborted and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)
+        return self.aborted
 
     def reset(self) -> None:
         with self._lock:

@@ -75,10 +75,7 @@ async def test_stream_stops_once_enough_and_the_server_is_told(name):
             elapsed = time.perf_counter() - started
         finally:
             await backend.aclose()
-        for _ in range(200):  # the fake notices the hang-up at its next token
-            if fake.ledger.aborted:
-                break
-            time.sleep(0.01)
+        await fake.ledger.hang_up_seen(2.0)
         assert (fake.ledger.started, fake.ledger.completed, fake.ledger.aborted) == (1, 0, 1)
     assert done.finish_reason == ENOUGH
     assert done.text.startswith("xs)") and len(done.text) < 10, done.text

@@ -86,10 +86,7 @@ async def test_cancellation_aborts_the_stream():
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            for _ in range(100):
-                if fake.ledger.aborted:
-                    break
-                await asyncio.sleep(0.01)
+            await fake.ledger.hang_up_seen()
         finally:
             await backend.aclose()
         assert (fake.ledger.started, fake.ledger.completed, fake.ledger.aborted) == (1, 0, 1)

@@ -69,10 +69,7 @@ async def test_generation_stops_once_the_form_is_closed(tmp_path):
         completer, _ = make_completer(fake.url, tmp_path, budget_ms=5000)
         try:
             items = await completer.inline_completions(doc(), CURSOR, None)
-            for _ in range(100):
-                if fake.ledger.aborted:
-                    break
-                await asyncio.sleep(0.01)
+            await fake.ledger.hang_up_seen()
         finally:
             await completer.aclose()
         assert [i.insert_text for i in items] == ["x"]
@@ -105,10 +102,7 @@ async def test_newer_keystroke_aborts_the_generation_in_flight(tmp_path):
             await asyncio.sleep(0.1)  # the first generation is under way
             second = await completer.inline_completions(doc(TEXT, 2), types.Position(line=3, character=6), None)
             assert await first == []
-            for _ in range(100):
-                if fake.ledger.aborted:
-                    break
-                await asyncio.sleep(0.01)
+            await fake.ledger.hang_up_seen()
         finally:
             await completer.aclose()
         assert second  # the newest request got its completion
@@ -124,10 +118,7 @@ async def test_cancel_request_aborts_the_backend_request(tmp_path):
             task.cancel()  # what pygls does on $/cancelRequest
             with pytest.raises(asyncio.CancelledError):
                 await task
-            for _ in range(100):
-                if fake.ledger.aborted:
-                    break
-                await asyncio.sleep(0.01)
+            await fake.ledger.hang_up_seen()
         finally:
             await completer.aclose()
         assert (fake.ledger.started, fake.ledger.completed, fake.ledger.aborted) == (1, 0, 1)

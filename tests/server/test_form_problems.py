@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from gerbil_lsp.server import analysis as analysis_module
 from gerbil_lsp.server.analysis import analyze
+from tests.edits import edited_versions
 from tests.server.test_analysis_precision import tree_index, write_tree
 
 BASE = textwrap.dedent("""\
@@ -132,10 +133,5 @@ EDIT_TEXT = st.sampled_from(["x", "(", ")", " ", "\n", "(def (q) 1)", "(nope)", 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 6), EDIT_TEXT), min_size=1, max_size=12))
 def test_random_edit_sequences_match_fresh_analyses(index, path, edits):
-    texts = [BASE]
-    text = BASE
-    for where, cut, insert in edits:
-        at = int(where * len(text))
-        text = text[:at] + insert + text[at + cut:]
-        texts.append(text)
+    texts = edited_versions(BASE, edits)
     versions(index, texts, path)
