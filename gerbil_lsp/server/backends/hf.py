@@ -119,8 +119,9 @@ class HFBackend:
             def __call__(self, input_ids, scores, **kwargs):
                 if flag.is_set():
                     return True
-                so_far = tokenizer.decode(input_ids[0, prompt_length:], skip_special_tokens=True)
-                if enough is not None and enough(so_far):
+                if enough is None:
+                    return False
+                if enough(tokenizer.decode(input_ids[0, prompt_length:], skip_special_tokens=True)):
                     ended.set()
                     return True
                 return False
