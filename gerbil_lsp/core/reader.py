@@ -743,8 +743,8 @@ def _reread(text: str, lines: LineIndex, previous: ReadResult) -> ReadResult | N
     same_tail = _common_suffix(old, text, min(len(old), len(text)) - same_head)
     edit_end_old = len(old) - same_tail
     delta = len(text) - len(old)
-    # Forms strictly before the edit (a form ending where it starts could grow: `foo` -> `foox`),
-    # and strictly after it (`x(foo)` is fine, but `'(foo)` is another datum).
+    # Forms that end strictly before the edit (one ending right where it starts may grow: `foo` ->
+    # `foox`), and start strictly after it (`x(foo)` leaves `(foo)` alone, `'(foo)` does not).
     first_after = bisect_right(forms, edit_end_old, key=_start_of)
     last_before = bisect_right(forms, same_head - 1, key=_end_of)
     region_start = forms[last_before - 1].end if last_before else 0
