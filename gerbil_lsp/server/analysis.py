@@ -209,7 +209,12 @@ class Analysis:
 
 def analyze(text: str, uri: str, index: SymbolIndex, version: int | None = None, path: str | None = None,
             previous: Analysis | None = None) -> Analysis:
-    """The analysis of one version of a document; ``previous`` (an earlier version's) lends its per-form problems."""
+    """The analysis of one version of a document.
+
+    ``previous``, the same document's analysis of an earlier version, lends its syntax tree (only
+    the edited forms are read again; the others move) and its per-form problems. Its tree is
+    then this one's: do not use ``previous`` afterwards, as the server replaces it at once.
+    """
     if previous is None or previous.path != path:
         return Analysis(uri, version, read_source(text), index, path)
     # the previous version's nodes are taken over (re-read only where edited) and its problems reused
