@@ -40,7 +40,10 @@ class Ledger:
     paths: list[str] = field(default_factory=list)
     ended: list[tuple[str, dict]] = field(default_factory=list)  # (completed | aborted, request body)
     durations_ms: list[float] = field(default_factory=list)  # completed generations, delay + streaming
-    handled_ms: list[float] = field(default_factory=list)  # every request: parsing it to the end of the answer
+    handled_ms: list[float] = field(default_factory=list)  # every request but HEAD: parsing it to the answer's end
+    connections: int = 0  # TCP connections accepted
+    heads: int = 0  # HEAD requests answered
+    heads_with_key: int = 0  # ... that carried an Authorization header
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, path: str, body: dict) -> None:
@@ -67,6 +70,7 @@ class Ledger:
     def reset(self) -> None:
         with self._lock:
             self.started = self.completed = self.aborted = 0
+            self.connections = self.heads = self.heads_with_key = 0
             self.requests.clear()
             self.paths.clear()
             self.ended.clear()
@@ -100,8 +104,9 @@ class FakeHandler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         """One request; its handling time goes to the ledger (benchmarks subtract the fake's share)."""
         self._began = None
+        self.head_only = False
         super().handle_one_request()
-        if self._began is not None:
+        if self._began is not None and not self.head_only:
             self.server.ledger.handled_ms.append((time.perf_counter() - self._began) * 1000)
 
     def handle(self) -> None:
@@ -110,10 +115,19 @@ class FakeHandler(BaseHTTPRequestHandler):
         A client that stops reading a stream part-way closes with unread data, which the
         kernel turns into a reset: the next read of a keep-alive request sees it.
         """
+        self.server.ledger.bump("connections")
         try:
             super().handle()
         except (ConnectionResetError, BrokenPipeError):
             self.close_connection = True
+
+    def do_HEAD(self) -> None:
+        """GET's answer without its body (RFC 9110 9.3.2), as Go's net/http and Starlette give it."""
+        self.server.ledger.bump("heads")
+        if self.headers.get("Authorization"):
+            self.server.ledger.bump("heads_with_key")
+        self.head_only = True
+        self.do_GET()
 
     # -------------------------------------------------------------- reading
 
@@ -131,12 +145,15 @@ class FakeHandler(BaseHTTPRequestHandler):
     # -------------------------------------------------------------- writing
 
     def send_json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
+        self.send_body(status, "application/json", json.dumps(payload).encode())
+
+    def send_body(self, status: int, content_type: str, data: bytes) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if not self.head_only:
+            self.wfile.write(data)
 
     def start_stream(self, content_type: str) -> None:
         self.send_response(200)

@@ -14,6 +14,8 @@ Reproduced, because our backend depends on each:
   tokens, ``options.stop`` cuts the text; an empty prompt just loads the model
   (``done_reason: "load"``). ``stream: false`` answers one object.
 * ``POST /api/chat``: ``message: {role: "assistant", content}`` per chunk, same final record.
+* ``GET /`` and ``HEAD /``: "Ollama is running" (HEAD without the body, as Go's
+  net/http answers it); ``GET /api/version``.
 * ``GET /api/tags``: ``{"models": [{name, model, modified_at, size, digest, details}]}``.
 * ``POST /api/show``: ``details``, ``model_info`` (``<arch>.context_length``),
   ``capabilities`` (``insert`` = FIM); unknown model -> 404.
@@ -62,12 +64,7 @@ class OllamaHandler(FakeHandler):
         elif self.path == "/api/version":
             self.send_json(200, {"version": "0.0.0-fake"})
         elif self.path == "/":
-            body = b"Ollama is running"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_body(200, "text/plain; charset=utf-8", b"Ollama is running")
         else:
             self.send_json(404, {"error": "404 page not found"})
 

@@ -11,6 +11,8 @@ Together follow:
 * ``POST /v1/chat/completions``: ``chat.completion`` / ``chat.completion.chunk``
   objects whose choices carry ``message`` / ``delta`` ``{role, content}``.
 * ``GET /v1/models``: ``{"object": "list", "data": [{id, object: "model", ...}]}``.
+* ``HEAD`` of any path answers as ``GET`` would, without the body (an unknown
+  path is a 404 that keeps the connection open), as uvicorn and Go servers do.
 * A configured key is checked as ``Authorization: Bearer KEY`` (401 with an
   ``invalid_api_key`` error otherwise); an unknown model is a 404
   ``model_not_found`` error; ``chat_only=True`` makes ``/v1/completions`` a 404

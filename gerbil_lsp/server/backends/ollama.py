@@ -5,7 +5,8 @@ not wrap it in the model's chat template. ``options`` carries ``num_ctx`` (Ollam
 default window is far smaller than a repo-level prompt), ``num_predict``,
 ``temperature`` and ``stop``; ``keep_alive`` keeps the model loaded between
 keystrokes. We stream so that cancelling the task closes the HTTP response and
-Ollama stops generating.
+Ollama stops generating, and a :class:`WarmPool` opens the next connection in
+the background (``HEAD /``: "Ollama is running").
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gerbil_lsp.server.backends.base import (
     Stopwatch,
     cut_at_stop,
 )
+from gerbil_lsp.server.backends.warm_pool import WarmPool
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,9 @@ class OllamaBackend:
         self.num_ctx = num_ctx
         self.keep_alive = keep_alive
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
-        self._client = ollama.AsyncClient(host=self.base_url, timeout=timeout_s, headers=headers)
+        self._pool = WarmPool(timeout_s=timeout_s)
+        self._client = ollama.AsyncClient(host=self.base_url, timeout=timeout_s, headers=headers,
+                                          transport=self._pool.transport, event_hooks=self._pool.hooks)
 
     def __repr__(self) -> str:
         return f"OllamaBackend({self.model!r} at {self.base_url})"
@@ -77,7 +81,7 @@ class OllamaBackend:
                 options=self._options(max_tokens, temperature, stop),
                 keep_alive=self.keep_alive,
             )
-            text, final, early = await _read_stream(stream, lambda part: part.response, enough)
+            text, final, early = await _read_stream(stream, lambda part: part.response, enough, self._pool)
         return self._completion(text, final, clock, stop, early)
 
     async def chat(
@@ -93,7 +97,9 @@ class OllamaBackend:
                 options=self._options(max_tokens, temperature, stop),
                 keep_alive=self.keep_alive,
             )
-            text, final, early = await _read_stream(stream, lambda part: part.message and part.message.content, enough)
+            text, final, early = await _read_stream(
+                stream, lambda part: part.message and part.message.content, enough, self._pool
+            )
         return self._completion(text, final, clock, stop, early)
 
     def _completion(self, text: str, final, clock: Stopwatch, stop: list[str] | None, early: bool) -> Completion:
@@ -166,12 +172,15 @@ class OllamaBackend:
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
             await self._client.close()
+        await self._pool.aclose()
 
 
-async def _read_stream(stream, text_of, enough: Enough | None):
+async def _read_stream(stream, text_of, enough: Enough | None, pool: WarmPool):
     """The streamed text, Ollama's final record, and whether ``enough`` ended it first.
 
-    Leaving the loop closes the HTTP response, which is how Ollama learns to stop.
+    The ``ollama`` client sends the request when the stream is first read. A
+    stream left before Ollama's final record goes to the pool to be closed, which
+    is how Ollama learns to stop, and its connection replaced.
     """
     text = ""
     final = None
@@ -183,6 +192,6 @@ async def _read_stream(stream, text_of, enough: Enough | None):
             elif enough is not None and enough(text):
                 return text, None, True
     finally:
-        with contextlib.suppress(Exception):
-            await stream.aclose()
+        if final is None:
+            pool.cut(stream.aclose)
     return text, final, False

@@ -5,7 +5,8 @@ must not add a chat template). Endpoints that only have
 ``/v1/chat/completions`` are "chat-only" (``openai-chat:`` spec or
 ``model.chat_only``): they get messages, and ``complete`` sends the prompt as
 one user message. Always streamed, so cancelling the task closes the SSE
-stream. The SDK's own retries are off: the completer owns retry and backoff.
+stream, and a :class:`WarmPool` opens the next connection in the background.
+The SDK's own retries are off: the completer owns retry and backoff.
 
 Together's SDK is generated from the same kind of spec (Stainless), so
 :class:`StreamingCompletions` serves both; only the client and the error
@@ -30,6 +31,7 @@ from gerbil_lsp.server.backends.base import (
     Stopwatch,
     cut_at_stop,
 )
+from gerbil_lsp.server.backends.warm_pool import WarmPool, http_module_of
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +44,13 @@ class StreamingCompletions:
     name = "openai"
     fim = True
     sdk: ModuleType = openai
+    keeps_connection_after_done = True  # the SDK reads the body to its end after [DONE] (HTTP/1.1 reuse)
 
-    def __init__(self, client: Any, model: str, where: str) -> None:
+    def __init__(self, client: Any, model: str, where: str, pool: WarmPool) -> None:
         self._client = client
         self.model = model
         self.where = where
+        self._pool = pool
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model!r} at {self.where})"
@@ -58,25 +62,33 @@ class StreamingCompletions:
         if not self.fim:
             return await self.chat([{"role": "user", "content": prompt}], max_tokens=max_tokens,
                                    temperature=temperature, stop=stop, enough=enough)
-        clock = Stopwatch()
         args = self._args(max_tokens, temperature, stop)
-        with self._errors():
-            stream = await self._client.completions.create(model=self.model, prompt=prompt, stream=True, **args)
-            return await self._collect(stream, clock, stop, lambda choice: choice.text, enough)
+        return await self._streamed(
+            lambda: self._client.completions.create(model=self.model, prompt=prompt, stream=True, **args),
+            lambda choice: choice.text, stop, enough,
+        )
 
     async def chat(
         self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None,
         enough: Enough | None = None,
     ) -> Completion:
-        clock = Stopwatch()
         args = self._args(max_tokens, temperature, stop)
+        return await self._streamed(
+            lambda: self._client.chat.completions.create(model=self.model, messages=messages, stream=True, **args),
+            lambda choice: choice.delta.content if choice.delta else None, stop, enough,
+        )
+
+    async def _streamed(self, open_stream, text_of, stop, enough: Enough | None) -> Completion:
+        """Open the stream and read it. Cancelled while waiting for the answer's head, the request
+        took its connection along: the pool opens another."""
+        clock = Stopwatch()
         with self._errors():
-            stream = await self._client.chat.completions.create(
-                model=self.model, messages=messages, stream=True, **args
-            )
-            return await self._collect(
-                stream, clock, stop, lambda choice: choice.delta.content if choice.delta else None, enough
-            )
+            try:
+                stream = await open_stream()
+            except BaseException:
+                self._pool.cut()
+                raise
+            return await self._collect(stream, clock, stop, text_of, enough)
 
     @staticmethod
     def _args(max_tokens: int, temperature: float, stop: list[str] | None) -> dict:
@@ -86,10 +98,11 @@ class StreamingCompletions:
         return args
 
     async def _collect(self, stream, clock: Stopwatch, stop, text_of, enough: Enough | None) -> Completion:
-        """Read the SSE stream; leaving it early (``enough``, cancellation) closes it, and the server stops."""
+        """Read the SSE stream; leaving it early (``enough``, cancellation) has it closed, and the server stops."""
         text = ""
         finish = None
         usage = None
+        ended = False
         try:
             async for chunk in stream:
                 for choice in chunk.choices or ():
@@ -100,9 +113,16 @@ class StreamingCompletions:
                 if finish is None and enough is not None and enough(text):
                     finish = ENOUGH
                     break
+            else:
+                ended = True
         finally:
-            with contextlib.suppress(Exception):
-                await stream.close()
+            if not ended:  # the pool closes it soon (so the server stops) and replaces its connection
+                self._pool.cut(stream.close)
+            else:
+                with contextlib.suppress(Exception):
+                    await stream.close()
+                if not self.keeps_connection_after_done:
+                    self._pool.cut()
         text, _ = cut_at_stop(text, stop)
         return Completion(
             text=text,
@@ -150,6 +170,7 @@ class StreamingCompletions:
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
             await self._client.close()
+        await self._pool.aclose()
 
 
 def _message(exc: Exception) -> str:
@@ -178,9 +199,11 @@ class OpenAICompatibleBackend(StreamingCompletions):
             raise ValueError("openai backend needs a base URL, e.g. openai:http://127.0.0.1:8000/v1#MODEL")
         if not model:
             raise ValueError("openai backend needs a model name after '#', e.g. openai:URL#MODEL")
+        pool = WarmPool(http=http_module_of(openai.DefaultAsyncHttpxClient), timeout_s=timeout_s)
         client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=api_key or NO_KEY, timeout=timeout_s, max_retries=0
+            base_url=base_url, api_key=api_key or NO_KEY, timeout=timeout_s, max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(transport=pool.transport, event_hooks=pool.hooks),
         )
-        super().__init__(client, model, base_url)
+        super().__init__(client, model, base_url, pool)
         self.fim = not chat_only
         self.name = "openai-chat" if chat_only else "openai"

@@ -15,6 +15,7 @@ import together
 from gerbil_lsp.core import secrets
 from gerbil_lsp.server.backends.base import BackendError, BackendUnavailable
 from gerbil_lsp.server.backends.openai_compatible import StreamingCompletions
+from gerbil_lsp.server.backends.warm_pool import WarmPool, http_module_of
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 class TogetherBackend(StreamingCompletions):
     name = "together"
     sdk = together
+    # Its SDK closes the response at [DONE] without reading the body's last bytes, so HTTP/1.1
+    # drops the connection after every completion: the pool opens the next one meanwhile.
+    keeps_connection_after_done = False
 
     def __init__(
         self,
@@ -40,10 +44,12 @@ class TogetherBackend(StreamingCompletions):
                 api_key = secrets.require_secret(key_name or "together")
             except secrets.MissingSecretError as exc:
                 raise BackendUnavailable(str(exc)) from None
+        pool = WarmPool(http=http_module_of(together.DefaultAsyncHttpxClient), timeout_s=timeout_s)
         client = together.AsyncTogether(
-            api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0
+            api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0,
+            http_client=together.DefaultAsyncHttpxClient(transport=pool.transport, event_hooks=pool.hooks),
         )
-        super().__init__(client, model, base_url or "Together AI")
+        super().__init__(client, model, base_url or "Together AI", pool)
         self.fim = not chat_only
 
     async def health(self) -> bool:
