@@ -12,6 +12,7 @@ import asyncio
 
 from lsprotocol import types
 
+from gerbil_lsp.core import collector
 from gerbil_lsp.server.features.positions import range_of
 
 _pending: dict[str, asyncio.Task] = {}
@@ -42,7 +43,15 @@ def diagnostics_for(server, uri: str) -> list[types.Diagnostic]:
 
 
 def publish(server, uri: str) -> None:
-    if server.document(uri) is not None:
+    """Analyse (if the text changed) and send, with the collector off until the message is written.
+
+    Reading a file builds a tree whose nodes all survive, and the collector's
+    next young pass walks each of them (some 10 ms for 5,000 lines). Off, that
+    pass comes after the editor has its diagnostics instead of before.
+    """
+    if server.document(uri) is None:
+        return
+    with collector.paused():
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics_for(server, uri))
         )
