@@ -12,6 +12,7 @@ the connection the probe opened, so the fake has accepted no new one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -28,78 +29,71 @@ def enough(text: str) -> bool:
     return closed(text, Surroundings(PREFIX, SUFFIX))
 
 
-@pytest.mark.parametrize("name", sorted(BACKENDS))
-async def test_the_next_completion_uses_the_connection_opened_after_a_cut(name):
+@contextlib.asynccontextmanager
+async def served(name: str, answer: str):
+    """The backend ``name`` through its SDK, against its fake answering ``answer``; the backend closed after."""
     make_fake, make_backend = BACKENDS[name]
     with make_fake() as fake:
-        fake.responder = lambda body: RAMBLE
+        fake.responder = lambda body: answer
         backend = make_backend(fake)
         try:
-            first = await backend.complete(PROMPT, max_tokens=200, temperature=0.0, enough=enough)
-            await backend._pool.settled()
-            assert first.finish_reason == ENOUGH
-            assert await fake.ledger.hang_up_seen(2.0) == 1  # the deferred close still told the server to stop
-            assert (fake.ledger.connections, fake.ledger.heads) == (2, 1)  # the cut one, and the probe's
-            assert fake.ledger.heads_with_key == 0  # the probe carries no key, even to a keyed endpoint
-            second = await backend.complete(PROMPT, max_tokens=200, temperature=0.0, enough=enough)
-            await backend._pool.settled()
+            yield fake, backend
         finally:
             await backend.aclose()
-        assert second.text == first.text
-        assert fake.ledger.connections == 3  # the second cut's probe; the second request itself opened none
-        assert fake.ledger.started == 2
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+async def test_the_next_completion_uses_the_connection_opened_after_a_cut(name):
+    async with served(name, RAMBLE) as (fake, backend):
+        first = await backend.complete(PROMPT, max_tokens=200, temperature=0.0, enough=enough)
+        await backend._pool.settled()
+        assert first.finish_reason == ENOUGH
+        assert await fake.ledger.hang_up_seen(2.0) == 1  # the deferred close still told the server to stop
+        assert (fake.ledger.connections, fake.ledger.heads) == (2, 1)  # the cut one, and the probe's
+        assert fake.ledger.heads_with_key == 0  # the probe carries no key, even to a keyed endpoint
+        second = await backend.complete(PROMPT, max_tokens=200, temperature=0.0, enough=enough)
+        await backend._pool.settled()
+    assert second.text == first.text
+    assert fake.ledger.connections == 3  # the second cut's probe; the second request itself opened none
+    assert fake.ledger.started == 2
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
 async def test_a_stream_read_to_its_end_keeps_its_connection(name):
-    make_fake, make_backend = BACKENDS[name]
-    with make_fake() as fake:
-        fake.responder = lambda body: "xs))"
-        backend = make_backend(fake)
-        try:
-            for _ in range(3):
-                done = await backend.complete(PROMPT, max_tokens=200, temperature=0.0)
-                assert done.text == "xs))"
-                await backend._pool.settled()
-        finally:
-            await backend.aclose()
-        if name == "together":  # its SDK drops the connection at [DONE]: 1 + a probe's after each; none by requests
-            assert (fake.ledger.connections, fake.ledger.heads, fake.ledger.aborted) == (4, 3, 0)
-        else:
-            assert (fake.ledger.connections, fake.ledger.heads, fake.ledger.aborted) == (1, 0, 0)
+    async with served(name, "xs))") as (fake, backend):
+        for _ in range(3):
+            done = await backend.complete(PROMPT, max_tokens=200, temperature=0.0)
+            assert done.text == "xs))"
+            await backend._pool.settled()
+    if name == "together":  # its SDK drops the connection at [DONE]: 1 + a probe's after each; none by requests
+        assert (fake.ledger.connections, fake.ledger.heads, fake.ledger.aborted) == (4, 3, 0)
+    else:
+        assert (fake.ledger.connections, fake.ledger.heads, fake.ledger.aborted) == (1, 0, 0)
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
 async def test_a_cancelled_completion_is_closed_and_its_connection_replaced(name):
-    make_fake, make_backend = BACKENDS[name]
-    with make_fake() as fake:
-        fake.responder = lambda body: RAMBLE
-        backend = make_backend(fake)
-        try:
-            task = asyncio.ensure_future(backend.complete(PROMPT, max_tokens=200, temperature=0.0))
-            while not fake.ledger.started:
-                await asyncio.sleep(0.005)
-            await asyncio.sleep(0.03)  # a few tokens in: a newer keystroke cancels it
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            await backend._pool.settled()
-            assert await fake.ledger.hang_up_seen(2.0) == 1
-            assert fake.ledger.heads == 1
-        finally:
-            await backend.aclose()
+    async with served(name, RAMBLE) as (fake, backend):
+        task = asyncio.ensure_future(backend.complete(PROMPT, max_tokens=200, temperature=0.0))
+        while not fake.ledger.started:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.03)  # a few tokens in: a newer keystroke cancels it
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await backend._pool.settled()
+        assert await fake.ledger.hang_up_seen(2.0) == 1
+        assert fake.ledger.heads == 1
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
 async def test_closing_the_backend_closes_cut_streams_at_once(name):
-    make_fake, make_backend = BACKENDS[name]
-    with make_fake() as fake:
-        fake.responder = lambda body: RAMBLE
-        backend = make_backend(fake)
+    async with served(name, RAMBLE) as (fake, backend):
         await backend.complete(PROMPT, max_tokens=200, temperature=0.0, enough=enough)
         await backend.aclose()  # before the deferred close was due
         assert await fake.ledger.hang_up_seen(2.0) == 1
-        assert fake.ledger.heads == 0  # no probe for a pool that is going away
+        await asyncio.sleep(0.05)  # past the time a probe would have gone out
+        assert fake.ledger.heads == 0  # none for a pool that is going away
 
 
 async def test_a_probe_to_a_server_that_is_gone_is_only_a_miss():
