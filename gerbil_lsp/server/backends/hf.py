@@ -11,11 +11,9 @@ the next token once its request is cancelled.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +26,14 @@ from gerbil_lsp.server.backends.base import (
     Stopwatch,
     cut_at_stop,
 )
+from gerbil_lsp.server.backends.in_process import InProcessBackend
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "install the train extra: pip install 'gerbil-lsp[train]'"
 
 
-class HFBackend:
+class HFBackend(InProcessBackend):
     name = "hf"
     fim = True
 
@@ -56,10 +55,7 @@ class HFBackend:
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-generate")
-        self._active: set[threading.Event] = set()
-        self.generations_started = 0
-        self.generations_stopped = 0
+        super().__init__("hf-generate")
 
     @staticmethod
     def _adapter_base(adapter: Path) -> Path:
@@ -156,27 +152,12 @@ class HFBackend:
         return {"text": text, "finish_reason": finish, "tokens": int(len(new)),
                 "prompt_tokens": int(inputs["input_ids"].shape[1])}
 
-    async def _run(self, prompt: str, max_tokens: int, temperature: float, stop, enough) -> dict:
-        flag = threading.Event()
-        self._active.add(flag)
-        future = asyncio.get_running_loop().run_in_executor(
-            self._worker, self._generate, prompt, max_tokens, temperature, stop, enough, flag
-        )
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            flag.set()
-            raise
-        finally:
-            self._active.discard(flag)
-
     async def complete(
         self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str] | None = None,
         enough: Enough | None = None,
     ) -> Completion:
         clock = Stopwatch()
-        out = await self._run(prompt, max_tokens, temperature, stop, enough)
+        out = await self._run(self._generate, prompt, max_tokens, temperature, stop, enough)
         text, _ = cut_at_stop(out["text"], stop)
         return Completion(text=text, model=self.model, latency_ms=clock.ms(), tokens=out["tokens"],
                           prompt_tokens=out["prompt_tokens"], finish_reason=out["finish_reason"],
@@ -186,8 +167,7 @@ class HFBackend:
         self, messages: list[dict], *, max_tokens: int, temperature: float, stop: list[str] | None = None,
         enough: Enough | None = None,
     ) -> Completion:
-        loop = asyncio.get_running_loop()
-        _, tokenizer = await loop.run_in_executor(self._worker, self._load)
+        _, tokenizer = await self._on_worker(self._load)
         prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         return await self.complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop,
                                    enough=enough)
@@ -196,20 +176,5 @@ class HFBackend:
         _, tokenizer = self._load()
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    async def health(self) -> bool:
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._worker, self._load)
-        except BackendUnavailable as exc:
-            log.warning("hf health: %s", exc)
-            return False
-        return True
-
-    async def aclose(self) -> None:
-        for flag in list(self._active):
-            flag.set()
-
-        def release() -> None:
-            self._model = self._tokenizer = None
-
-        await asyncio.get_running_loop().run_in_executor(self._worker, release)
-        self._worker.shutdown(wait=False, cancel_futures=True)
+    def _release(self) -> None:
+        self._model = self._tokenizer = None

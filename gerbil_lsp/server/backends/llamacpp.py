@@ -1,21 +1,17 @@
 """A GGUF model inside the server process (llama-cpp-python, the ``[local]`` extra).
 
 For users with no model server at all: one GGUF file, plus an optional GGUF
-LoRA adapter (``lora_path``, what ``gerbil-lsp train`` exports). llama.cpp is
-blocking and not thread-safe, so generations run one at a time on a single
-worker thread; the event loop never waits on it. Cancelling the awaiting task
-sets a flag that a stopping criterion checks after every token, so a stale
-generation ends within one token. llama-cpp-python keeps the KV cache of the
+LoRA adapter (``lora_path``, what ``gerbil-lsp train`` exports). Generations
+run on one worker thread and stop within a token of being cancelled
+(:class:`InProcessBackend`). llama-cpp-python keeps the KV cache of the
 previous prompt and reuses the common prefix, which is why the prompt puts
 stable context first.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +24,7 @@ from gerbil_lsp.server.backends.base import (
     Stopwatch,
     cut_at_stop,
 )
+from gerbil_lsp.server.backends.in_process import InProcessBackend
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +39,7 @@ def import_llama_cpp():
     return llama_cpp
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(InProcessBackend):
     name = "llamacpp"
     fim = True
 
@@ -58,6 +55,7 @@ class LlamaCppBackend:
         path = Path(model_path).expanduser()
         if not path.is_file():
             raise BackendUnavailable(f"GGUF model not found: {path}; set model.model to a .gguf file")
+        super().__init__("llamacpp")
         adapter = Path(adapter_path).expanduser() if adapter_path else None
         if adapter is not None and not adapter.is_file():
             raise BackendUnavailable(f"GGUF LoRA adapter not found: {adapter}; set model.adapter to a .gguf file")
@@ -69,10 +67,6 @@ class LlamaCppBackend:
         self.seed = seed
         self._llama: Any = None
         self._load_lock = threading.Lock()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
-        self._active: set[threading.Event] = set()
-        self.generations_started = 0
-        self.generations_stopped = 0  # ended early by cancellation
 
     def __repr__(self) -> str:
         return f"LlamaCppBackend({self.model!r})"
@@ -155,20 +149,6 @@ class LlamaCppBackend:
             raise BackendError(f"llama.cpp: {exc}") from None
         return {"choices": [{"text": text, "finish_reason": finish}]}
 
-    async def _run(self, fn, *args) -> dict:
-        flag = threading.Event()
-        self._active.add(flag)
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._worker, fn, *args, flag)
-        future.add_done_callback(_retrieve)
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            flag.set()  # the worker stops after its current token
-            raise
-        finally:
-            self._active.discard(flag)
-
     # ------------------------------------------------------------------ Backend
 
     async def complete(
@@ -205,30 +185,7 @@ class LlamaCppBackend:
         """Token count with the model's own vocabulary (loads the model if needed)."""
         return len(self._load().tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    async def health(self) -> bool:
-        """True when the model (and adapter) load."""
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._worker, self._load)
-        except BackendUnavailable as exc:
-            log.warning("llamacpp health: %s", exc)
-            return False
-        return True
-
-    async def aclose(self) -> None:
-        """Stop what runs, then free the model on the worker thread (never under a generation)."""
-        for flag in list(self._active):
-            flag.set()
-
-        def close() -> None:
-            llm, self._llama = self._llama, None
-            if llm is not None and hasattr(llm, "close"):
-                llm.close()
-
-        await asyncio.get_running_loop().run_in_executor(self._worker, close)
-        self._worker.shutdown(wait=False, cancel_futures=True)
-
-
-def _retrieve(future) -> None:
-    """Mark a cancelled request's late error as seen (no 'never retrieved' warning)."""
-    if not future.cancelled():
-        future.exception()
+    def _release(self) -> None:
+        llm, self._llama = self._llama, None
+        if llm is not None and hasattr(llm, "close"):
+            llm.close()
