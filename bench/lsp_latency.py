@@ -13,6 +13,9 @@
    Target <= 2 started, 0 stale completed. Run with the default debounce, and
    again with debounce 0 to show that cancellation alone keeps stale work off
    the backend.
+3. Diagnostics on a 5,000-line file, as the editor sees them: didOpen of new
+   files, then edits in one form, each to its publishDiagnostics.
+   Target <= 50 ms. (bench/lsp_diagnostics.py splits the same work in-process.)
 
 For scale it also times the same request with no model configured (the LSP
 round trip of client and server alone), and the fake's own time per
@@ -42,6 +45,7 @@ from pygls.lsp.client import LanguageClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.lsp_diagnostics import SAMPLE_FORM  # noqa: E402
 from tests.fakes.ollama_fake import OllamaFake  # noqa: E402
 
 MODEL = "qwen2.5-coder:7b"
@@ -74,6 +78,19 @@ class Session:
         self.client = LanguageClient("gerbil-lsp-bench", "1")
         self.uri = (home / "work" / "bench.ss").as_uri()
         self.version = 0
+        self.diagnostics = {"debounce_ms": 0}  # the bench times the work, not the pause the server waits for
+        self._published: dict[str, asyncio.Future] = {}
+
+        @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
+            waiter = self._published.pop(params.uri, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(time.perf_counter())
+
+    def published(self, uri: str) -> asyncio.Future:
+        """Resolves to the time the next diagnostics for ``uri`` arrive."""
+        waiter = self._published[uri] = asyncio.get_running_loop().create_future()
+        return waiter
 
     async def __aenter__(self) -> Session:
         env = {**os.environ, "GERBIL_LSP_HOME": str(self.home),
@@ -83,7 +100,7 @@ class Session:
         await self.client.start_io("sh", "-c", f"exec {command}", env=env, cwd=str(self.home))
         model = self.model or {"backend": "ollama", "model": MODEL, "base_url": self.fake.url, "max_tokens": 32,
                                 "timeout_s": 30}
-        options = {"model": model, "completion": self.completion}
+        options = {"model": model, "completion": self.completion, "diagnostics": self.diagnostics}
         await self.client.initialize_async(types.InitializeParams(
             capabilities=types.ClientCapabilities(),
             root_uri=(self.home / "work").as_uri(),
@@ -172,6 +189,55 @@ async def floor(server: list[str], home: Path, requests: int) -> dict:
     return {"requests": requests, "p50_ms": percentile(totals, 50), "p99_ms": percentile(totals, 99)}
 
 
+def big_file(n: int) -> str:
+    """The 5,000-line file of bench/lsp_diagnostics.py, made new by its first line."""
+    return f";; copy {n}\n(import :std/iter)\n" + "".join(SAMPLE_FORM.format(n=i) for i in range(1000))
+
+
+async def diagnostics(server: list[str], home: Path, opens: int = 20, edits: int = 30) -> dict:
+    """didOpen -> publishDiagnostics for new 5,000-line files, then edits in one form -> publishDiagnostics.
+
+    As an editor sees them, through the server process (diagnostics debounce 0:
+    what is timed is the work). Edits are incremental, a name typed and deleted
+    in the middle of the file, as editors send them.
+    """
+    with OllamaFake(models=(MODEL,)) as fake:
+        async with Session(server, home, fake, {}, model={"backend": "none"}) as session:
+            client = session.client
+            on_open = []
+            for n in range(opens + 2):  # the first two warm the caches a first keystroke would
+                uri = (home / "work" / f"big{n}.ss").as_uri()
+                text = big_file(n)
+                arrived = session.published(uri)
+                started = time.perf_counter()
+                client.text_document_did_open(types.DidOpenTextDocumentParams(
+                    text_document=types.TextDocumentItem(uri=uri, language_id="gerbil", version=0, text=text)))
+                on_open.append((await asyncio.wait_for(arrived, 30) - started) * 1000)
+                if n < opens + 1:
+                    client.text_document_did_close(types.DidCloseTextDocumentParams(
+                        text_document=types.TextDocumentIdentifier(uri=uri)))
+            lines = text.count("\n")
+            at = text.index("(hash->list table)", text.index("(count-words-500 text)"))
+            line = text.count("\n", 0, at)
+            column = at - text.rfind("\n", 0, at) - 1
+            typing = []
+            for i in range(edits):
+                typed = i % 2 == 0  # type "t", then delete it
+                position = types.Position(line=line, character=column)
+                end = types.Position(line=line, character=column + (0 if typed else 1))
+                arrived = session.published(uri)
+                started = time.perf_counter()
+                client.text_document_did_change(types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=i + 1),
+                    content_changes=[types.TextDocumentContentChangePartial(
+                        range=types.Range(start=position, end=end), text="t" if typed else "")]))
+                typing.append((await asyncio.wait_for(arrived, 30) - started) * 1000)
+    on_open = on_open[2:]
+    return {"lines": lines, "opens": opens, "edits": edits,
+            "open_p50_ms": percentile(on_open, 50), "open_p90_ms": percentile(on_open, 90),
+            "typing_p50_ms": percentile(typing, 50), "typing_p90_ms": percentile(typing, 90)}
+
+
 async def burst(server: list[str], home: Path, completion: dict, changes: int = 20, gap_s: float = 0.03) -> dict:
     with OllamaFake(models=(MODEL,), delay_s=DELAY_S) as fake:
         fake.responder = lambda body: "xs))"
@@ -254,6 +320,7 @@ def main() -> int:
         figures = {"overhead": asyncio.run(overhead(server, home, args.requests, args.pause_ms / 1000)),
                    "overhead_back_to_back": asyncio.run(overhead(server, home, args.requests, 0.0)),
                    "lsp_round_trip_no_model": asyncio.run(floor(server, home, args.requests))}
+        figures["diagnostics"] = asyncio.run(diagnostics(server, home))
         figures["bursts"] = [
             asyncio.run(burst(server, home, {})),
             asyncio.run(burst(server, home, {"debounce_ms": 0})),
@@ -277,6 +344,11 @@ def main() -> int:
               f"started {b['started']}, completed {b['completed']}, aborted {b['aborted']}, "
               f"stale completed {b['stale_completed']}, final answered {b['final_request_answered']} "
               f"(target <= 2 started, 0 stale completed)")
+    d = figures["diagnostics"]
+    print(f"diagnostics on a {d['lines']}-line file through the server (didOpen / didChange -> publishDiagnostics, "
+          f"debounce 0): on open p50 {d['open_p50_ms']:.1f} ms, p90 {d['open_p90_ms']:.1f} ms over {d['opens']} "
+          f"files; typing in one form p50 {d['typing_p50_ms']:.1f} ms, p90 {d['typing_p90_ms']:.1f} ms over "
+          f"{d['edits']} edits (target <= 50 ms)")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "lsp_latency.json").write_text(json.dumps(figures, indent=2))
     png = chart(figures, args.out)
