@@ -68,10 +68,10 @@ def time_5000_lines(index, runs: int = 30) -> None:
                 fresh = analyze(version, "file:///bench.ss", index, previous=held if typing else None)
                 fresh.problems  # noqa: B018 - the diagnostics are computed on first use
                 times.append((time.perf_counter() - start) * 1000)
-            if tune:  # the young pass that the pause put off, made now: what the server does next
-                start = time.perf_counter()
+                out = time.perf_counter()
+            if tune:  # the young pass the pause put off: it starts as the pause ends, and is over here
                 gc.collect(0)
-                after.append((time.perf_counter() - start) * 1000)
+                after.append((time.perf_counter() - out) * 1000)
             held = fresh
         times.sort()
         then = f"; then the collector's young pass, after they are out: median {statistics.median(after):.1f} ms" \
