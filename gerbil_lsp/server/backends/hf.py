@@ -12,7 +12,6 @@ the next token once its request is cancelled.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,6 @@ from gerbil_lsp.server.backends.base import (
     cut_at_stop,
 )
 from gerbil_lsp.server.backends.in_process import InProcessBackend
-
-log = logging.getLogger(__name__)
 
 INSTALL_HINT = "install the train extra: pip install 'gerbil-lsp[train]'"
 

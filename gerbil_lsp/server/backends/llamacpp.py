@@ -10,7 +10,6 @@ stable context first.
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ from gerbil_lsp.server.backends.base import (
     cut_at_stop,
 )
 from gerbil_lsp.server.backends.in_process import InProcessBackend
-
-log = logging.getLogger(__name__)
 
 INSTALL_HINT = "install the local extra: pip install 'gerbil-lsp[local]'"
 
