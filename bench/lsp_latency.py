@@ -72,13 +72,13 @@ def cursor(text: str) -> types.Position:
 
 class Session:
     def __init__(self, server: list[str], home: Path, fake: OllamaFake, completion: dict,
-                 model: dict | None = None) -> None:
+                 model: dict | None = None, diagnostics: dict | None = None) -> None:
         self.server, self.home, self.fake, self.completion = server, home, fake, completion
         self.model = model
+        self.diagnostics = diagnostics or {}  # the server's defaults, but where diagnostics are what is timed
         self.client = LanguageClient("gerbil-lsp-bench", "1")
         self.uri = (home / "work" / "bench.ss").as_uri()
         self.version = 0
-        self.diagnostics: dict = {}  # the server's defaults, but where diagnostics are what is timed
         self._published: dict[str, asyncio.Future] = {}
 
         @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
@@ -202,9 +202,9 @@ async def diagnostics(server: list[str], home: Path, opens: int = 20, edits: int
     in the middle of the file, as editors send them.
     """
     with OllamaFake(models=(MODEL,)) as fake:
-        session = Session(server, home, fake, {}, model={"backend": "none"})
-        session.diagnostics = {"debounce_ms": 0}  # what is timed is the work, not the pause the server waits
-        async with session:
+        # debounce 0: what is timed is the work, not the pause the server waits
+        async with Session(server, home, fake, {}, model={"backend": "none"},
+                           diagnostics={"debounce_ms": 0}) as session:
             client = session.client
             on_open = []
             for n in range(opens + 2):  # the first two warm the caches a first keystroke would

@@ -96,7 +96,7 @@ class WarmPool:
             self._probing = False
 
     async def settled(self) -> None:
-        """Wait until every cut stream is closed and its probe answered (tests, shutdown)."""
+        """Wait until every cut stream is closed and its probe answered (for tests and benchmarks)."""
         while self._scheduled or self._running:
             if self._running:
                 await asyncio.wait(set(self._running))
