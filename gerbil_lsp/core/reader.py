@@ -279,36 +279,40 @@ _CONST = "[^" + _DELIM + "]"
 
 # Alternatives are ordered by frequency (symbols, then parens, make up ~90% of
 # Gerbil code); a group per common case lets the loop skip classifying them.
+# A symbol that cannot be a number, '.' or keyword: no checks needed.
+_PLAIN_SYMBOL = r"[^" + _DELIM + r"#0-9+\-.]" + _CONST + r"*+(?<!:)"
+# One match covers what most often comes together, so the loop makes fewer
+# calls to the scanner: a '(' and the symbol at its head, and a run of ')'.
 _TOKEN_RE = re.compile(
     r"[ \t\n\r\f]*+(?:"
-    # a symbol that cannot be a number, '.' or keyword: no checks needed
-    r"(?P<symbol>[^" + _DELIM + r"#0-9+\-.]" + _CONST + r"*+(?<!:))"  # 1
-    r"|(?P<paren>\()"  # 2
-    r"|(?P<unparen>\))"  # 3
-    r"|(?P<atom>[^" + _DELIM + r"#]" + _CONST + r"*+)"  # 4 number, keyword, '.', ...
-    r"|(?P<open>[\[{])"  # 5
-    r"|(?P<close>[\]}])"  # 6
-    r"|(?P<comment>;[^\r\n]*+)"  # 7
-    r"|(?P<string>\"(?:[^\"\\]++|\\.)*+\")"  # 8
-    r"|(?P<quote>#?(?:,@|[',`]))"  # 9
-    r"|(?P<vector>#(?:[us](?:8|16|32|64)|f(?:32|64))?\()"  # 10
-    r"|(?P<char>#\\(?:[ \t\n\r\f]|." + _CONST + r"*+)?)"  # 11
-    r"|(?P<bcomment>#\|)"  # 12
-    r"|(?P<dcomment>#;)"  # 13
-    r"|(?P<box>#&)"  # 14
-    r"|(?P<hash>#" + _CONST + r"*+)"  # 15
-    r"|(?P<bar>\|(?:[^|\\]++|\\.)*+\|:?)"  # 16
-    r"|(?P<ustring>\")"  # 17
-    r"|(?P<ubar>\|)"  # 18
-    r"|(?P<six>\\)"  # 19
-    r"|(?P<eof>\Z)"  # 20
-    r"|(?P<illegal>.)"  # 21
+    r"(?P<symbol>" + _PLAIN_SYMBOL + r")"  # 1
+    r"|(?P<paren>\()(?P<head>" + _PLAIN_SYMBOL + r")?"  # 2, 3 (the last group matched names the case)
+    r"|(?P<unparen>\)++)"  # 4
+    r"|(?P<atom>[^" + _DELIM + r"#]" + _CONST + r"*+)"  # 5 number, keyword, '.', ...
+    r"|(?P<open>[\[{])"  # 6
+    r"|(?P<close>[\]}])"  # 7
+    r"|(?P<comment>;[^\r\n]*+)"  # 8
+    r"|(?P<string>\"(?:[^\"\\]++|\\.)*+\")"  # 9
+    r"|(?P<quote>#?(?:,@|[',`]))"  # 10
+    r"|(?P<vector>#(?:[us](?:8|16|32|64)|f(?:32|64))?\()"  # 11
+    r"|(?P<char>#\\(?:[ \t\n\r\f]|." + _CONST + r"*+)?)"  # 12
+    r"|(?P<bcomment>#\|)"  # 13
+    r"|(?P<dcomment>#;)"  # 14
+    r"|(?P<box>#&)"  # 15
+    r"|(?P<hash>#" + _CONST + r"*+)"  # 16
+    r"|(?P<bar>\|(?:[^|\\]++|\\.)*+\|:?)"  # 17
+    r"|(?P<ustring>\")"  # 18
+    r"|(?P<ubar>\|)"  # 19
+    r"|(?P<six>\\)"  # 20
+    r"|(?P<eof>\Z)"  # 21
+    r"|(?P<illegal>.)"  # 22
     r")",
     re.S,
 )
 (
     _T_SYMBOL,
     _T_PAREN,
+    _T_HEAD,
     _T_UNPAREN,
     _T_ATOM,
     _T_OPEN,
@@ -328,7 +332,7 @@ _TOKEN_RE = re.compile(
     _T_SIX,
     _T_EOF,
     _T_ILLEGAL,
-) = range(1, 22)
+) = range(1, 23)
 assert _TOKEN_RE.groupindex["illegal"] == _T_ILLEGAL
 
 _BLOCK_RE = re.compile(r"#\||\|#")
@@ -906,47 +910,78 @@ def _read(text: str, lines: LineIndex) -> ReadResult:
             if cur is not None:
                 cur.append(node)
                 continue
-        elif g == _T_PAREN:
+        elif g == _T_HEAD:  # '(' and the symbol at its head
             parens += 1
+            tok = m.group(g)
+            e = m.end()
+            s = e - len(tok)
+            node = new(NodeT)
+            node.kind = SYMBOL
+            node.start = s
+            node.end = e
+            node.text = node.value = tok
+            node.children = []
+            node.delimiter = ""
+            node.closed = True
+            node._loc = lines
             # The frame keeps ``cur`` (where the finished list will go) so that
             # closing it needs no look at the stack below.
-            frame = [_F_LIST, m.end() - 1, "(", ")", [], -1, LIST, cur]
+            frame = [_F_LIST, s - 1, "(", ")", [node], -1, LIST, cur]
             cur = frame[4]
             stack.append(frame)
             continue
         elif g == _T_UNPAREN or g == _T_CLOSE:
-            s = m.end() - 1
-            c = ")" if g == _T_UNPAREN else text[s]
-            if cur is None or not stack or stack[-1][3] != c:
-                # Error recovery or a dotted tail: the slow path.
-                waiting[")"] = parens
-                frame = _close_slow(text, s, c, stack, waiting, forms, comments, errors, lines)
-                parens = waiting[")"]
-                cur = _cur(stack, forms)
-                if frame is None:
-                    continue
-            else:
-                frame = stack.pop()
-                if g == _T_UNPAREN:
-                    parens -= 1
+            # a run of ')' closes a list per character; ']' and '}' come one at a time
+            s = m.start(g)
+            e = m.end()
+            node = None
+            while s < e:
+                c = ")" if g == _T_UNPAREN else text[s]
+                if cur is None or not stack or stack[-1][3] != c:
+                    # Error recovery or a dotted tail: the slow path.
+                    waiting[")"] = parens
+                    frame = _close_slow(text, s, c, stack, waiting, forms, comments, errors, lines)
+                    parens = waiting[")"]
+                    cur = _cur(stack, forms)
+                    if frame is None:
+                        s += 1
+                        continue
                 else:
-                    waiting[c] -= 1
-                cur = frame[7]
-            node = new(NodeT)
-            node.kind = frame[6]
-            node.start = frame[1]
-            node.end = s + 1
-            node.text = ""
-            node.value = None
-            node.children = frame[4]
-            node.delimiter = frame[2]
-            node.closed = True
-            node._loc = lines
-            if frame[5] >= 0 or (node.kind is VECTOR and frame[2] != "#("):
-                _check_list(node, frame, errors)
-            if cur is not None:
+                    frame = stack.pop()
+                    if g == _T_UNPAREN:
+                        parens -= 1
+                    else:
+                        waiting[c] -= 1
+                    cur = frame[7]
+                s += 1
+                node = new(NodeT)
+                node.kind = frame[6]
+                node.start = frame[1]
+                node.end = s
+                node.text = ""
+                node.value = None
+                node.children = frame[4]
+                node.delimiter = frame[2]
+                node.closed = True
+                node._loc = lines
+                if frame[5] >= 0 or (node.kind is VECTOR and frame[2] != "#("):
+                    _check_list(node, frame, errors)
+                if cur is None:
+                    # a quote, #; or dot waits for this list: the slow path below takes
+                    # it, and the rest of the run is read again after it
+                    if s < e:
+                        scan = _TOKEN_RE.scanner(text, s).match
+                    break
                 cur.append(node)
+                node = None
+            if node is None:
                 continue
+        elif g == _T_PAREN:
+            parens += 1
+            frame = [_F_LIST, m.end() - 1, "(", ")", [], -1, LIST, cur]
+            cur = frame[4]
+            stack.append(frame)
+            continue
         elif g == _T_ATOM:
             tok = m.group(g)
             if tok[0] in number_start:

@@ -11,8 +11,6 @@ that the server was told to stop, not just that we ignored the rest.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from gerbil_lsp.server.backends.base import ENOUGH
@@ -69,19 +67,17 @@ async def test_stream_stops_once_enough_and_the_server_is_told(name):
         fake.responder = lambda body: RAMBLE
         backend = make_backend(fake)
         try:
-            started = time.perf_counter()
             done = await backend.complete("<|fim_prefix|>x<|fim_suffix|>y<|fim_middle|>", max_tokens=200,
                                           temperature=0.0, enough=lambda text: closed(text, where))
-            elapsed = time.perf_counter() - started
         finally:
             await backend.aclose()
         await fake.ledger.hang_up_seen(2.0)
+        # the fake saw the client hang up mid-stream: the generation was cut, not read to its end
+        # (no clock involved: a loaded machine must not make this fail)
         assert (fake.ledger.started, fake.ledger.completed, fake.ledger.aborted) == (1, 0, 1)
     assert done.finish_reason == ENOUGH
     assert done.text.startswith("xs)") and len(done.text) < 10, done.text
     assert postprocess(done.text, where) == postprocess(RAMBLE, where) == "xs"
-    whole_stream_s = 0.01 * 60  # RAMBLE is ~60 fake tokens
-    assert elapsed < whole_stream_s / 2
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
