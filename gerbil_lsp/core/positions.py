@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 
 __all__ = ["Pos", "Span", "LineIndex"]
 
@@ -64,7 +65,7 @@ def make_span(start: Pos, end: Pos) -> Span:
 
 
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
-_LF_RE = re.compile(r"\n")
+_one_more = (1).__add__
 _ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 
 
@@ -87,9 +88,12 @@ class LineIndex:
 
     def _build(self) -> list[int]:
         text = self.text
-        starts = [0]
-        rx = _NEWLINE_RE if "\r" in text else _LF_RE
-        starts.extend([m.end() for m in rx.finditer(text)])
+        if "\r" in text:
+            starts = [0]
+            starts.extend([m.end() for m in _NEWLINE_RE.finditer(text)])
+        else:  # the usual case, all in C: each line starts one past the end of the one before
+            starts = list(accumulate(map(_one_more, map(len, text.split("\n"))), initial=0))
+            starts.pop()  # one past the end of the last line
         if not text.isascii():
             astral = [m.start() for m in _ASTRAL_RE.finditer(text)]
             if astral:
@@ -154,6 +158,27 @@ class LineIndex:
     def span(self, start: int, end: int) -> Span:
         """The ``Span`` for offsets ``[start, end)``."""
         return make_span(self.pos(start), self.pos(end))
+
+    def line_columns(self, start: int, end: int) -> tuple[int, int, int, int]:
+        """``(line, character, end line, end character)`` of ``[start, end)``, as ``span`` gives them.
+
+        For callers that keep the four numbers (an index row per definition) and
+        would build a ``Span`` and two ``Pos`` only to read them.
+        """
+        starts = self._starts or self._build()
+        n = len(self.text)
+        astral = self._astral
+        out = []
+        for o in (start, end):
+            o = 0 if o < 0 else (n if o > n else o)
+            line = bisect_right(starts, o) - 1
+            ls = starts[line]
+            ch = o - ls
+            if astral is not None:
+                ch += bisect_left(astral, o) - bisect_left(astral, ls)
+            out.append(line)
+            out.append(ch)
+        return out[0], out[1], out[2], out[3]
 
     def spans(self, pairs: list[tuple[int, int]]) -> list[Span]:
         """``span`` for many ``(start, end)`` pairs at once (the reader's comments)."""

@@ -136,6 +136,13 @@ class Node:
         span = self._loc = loc.span(self.start, self.end)  # type: ignore[union-attr]
         return span
 
+    def line_columns(self) -> tuple[int, int, int, int]:
+        """``(line, character, end line, end character)``: the numbers of ``span``, without building one."""
+        loc = self._loc
+        if loc.__class__ is Span:
+            return loc.start.line, loc.start.character, loc.end.line, loc.end.character  # type: ignore[union-attr]
+        return loc.line_columns(self.start, self.end)  # type: ignore[union-attr]
+
     @span.setter
     def span(self, value: Span) -> None:
         self._loc = value

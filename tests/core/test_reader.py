@@ -838,3 +838,28 @@ def test_read_result_shape():
     assert isinstance(r.lines, LineIndex)
     assert r.comments == [Span(Pos(4, 0, 4), Pos(7, 0, 7))]
     assert r.lang is None and r.foreign is False
+
+
+@pytest.mark.parametrize("src", ["ab😀c\r\nx\ry\n\n🎉🎉z\n", "ab😀c\nx\n\n🎉🎉z\n", "one line", "", "\n\n", "a\nb"])
+def test_line_columns_are_the_numbers_of_span(src):
+    idx = LineIndex(src)
+    for start in range(-1, len(src) + 2):
+        for end in (start, start + 1, len(src), len(src) + 3):
+            span = idx.span(start, end)
+            assert idx.line_columns(start, end) == (span.start.line, span.start.character,
+                                                    span.end.line, span.end.character)
+
+
+def test_line_table_of_lf_text_matches_every_newline():
+    for src in ("", "x", "\n", "a\n", "a\nbc\n\nd", "\n\nz"):
+        idx = LineIndex(src)
+        assert [idx.line_start(line) for line in range(idx.line_count)] == \
+            [0] + [i + 1 for i, c in enumerate(src) if c == "\n"]
+
+
+def test_node_line_columns_agree_with_its_span_before_and_after_it_is_built():
+    r = read_source('(def (f x)\n  "😀" (g x))\n[a\r\n b]')
+    nodes = [n for form in r.forms for n in form.walk()]
+    before = [n.line_columns() for n in nodes]
+    spans = [(n.span.start.line, n.span.start.character, n.span.end.line, n.span.end.character) for n in nodes]
+    assert before == spans == [n.line_columns() for n in nodes]

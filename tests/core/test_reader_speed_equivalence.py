@@ -8,7 +8,11 @@ path could disagree with the general rules.
 
 from __future__ import annotations
 
+import bisect
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gerbil_lsp.core.reader import Node, NodeKind, read_source
 
@@ -146,3 +150,52 @@ def test_deep_nesting_and_many_closers() -> None:
         assert node.closed and len(node.children) == 1
         node = node.children[0]
     assert node.children == []
+
+
+# Texts of parens, brackets, quotes, dots, datum comments and short symbols; no strings,
+# chars or |symbols|, whose contents a space would change.
+_PAREN_HEAVY = st.text(alphabet="((()))[]{}'`,@#;. \nab:1", max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PAREN_HEAVY)
+def test_a_paren_and_its_head_or_a_run_of_closers_reads_as_separate_tokens(src: str) -> None:
+    # One scanner match takes '(' with the symbol at its head, and a run of ')'. The same
+    # text with a space after every paren has no such matches: it must read the same,
+    # every offset shifted by the spaces before it. A datum's end counts only the spaces
+    # before its last character; a comment, and a list left open (with the quotes around
+    # it), run on over the ones after, to the next token.
+    spaced = "".join(c + " " if c in "()" else c for c in src)
+    inserted = [i + 1 for i, c in enumerate(src) if c in "()"]  # a space goes in at each of these
+
+    def at_start(o: int) -> int:
+        return o + bisect.bisect_right(inserted, o)
+
+    def at_end(o: int) -> int:
+        return o + bisect.bisect_left(inserted, o)
+
+    def runs_on(s: tuple) -> bool:
+        return not s[6] or (s[0] is K.QUOTE and bool(s[7]) and runs_on(s[7][-1]))
+
+    def moved(s: tuple) -> tuple:
+        end = at_start(s[2]) if runs_on(s) else at_end(s[2])
+        return (s[0], at_start(s[1]), end, *s[3:7], tuple(moved(c) for c in s[7]))
+
+    fast, slow = read_source(src), read_source(spaced)
+    assert [moved(shape(f)) for f in fast.forms] == [shape(f) for f in slow.forms]
+    assert [(e.code, at_start(e.span.start.offset), at_end(e.span.end.offset)) for e in fast.errors] == \
+        [(e.code, e.span.start.offset, e.span.end.offset) for e in slow.errors]
+    assert [(at_start(c.start.offset), at_start(c.end.offset)) for c in fast.comments] == \
+        [(c.start.offset, c.end.offset) for c in slow.comments]
+
+
+@pytest.mark.parametrize(
+    "src",
+    ["('(a (b)))", "(a . (b)))", "(x #;(a (b))) y", "(a [b (c)))", "(a)))", "(a:b c)", "(a: c)", "(1+ x)",
+     "(. a)", "(a ,(b (c))) d", "'((a)) (b)"],
+)
+def test_closer_runs_and_heads_in_the_slow_cases(src: str) -> None:
+    spaced = "".join(c + " " if c in "()" else c for c in src)
+    assert [(e.code, e.message.split(" at ")[0]) for e in read_source(src).errors] == \
+        [(e.code, e.message.split(" at ")[0]) for e in read_source(spaced).errors]
+    assert [f.kind for f in read_source(src).forms] == [f.kind for f in read_source(spaced).forms]

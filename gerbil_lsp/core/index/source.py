@@ -237,13 +237,13 @@ class _Scanner:
             generated_by=None) -> None:
         if not name:
             return
-        sp = node.span
         if name in self.mod.defs and generated_by is not None:
             return  # an explicit definition wins over a generated one
+        line, character, end_line, end_character = node.line_columns()
         self.mod.defs[name] = Definition(
-            name=name, kind=kind, line=sp.start.line, character=sp.start.character,
+            name=name, kind=kind, line=line, character=character,
             arity=arity, signature=signature, generated_by=generated_by, path=self.path,
-            end_line=sp.end.line, end_character=sp.end.character,
+            end_line=end_line, end_character=end_character,
         )
 
     def forms(self, forms: Iterable) -> None:
@@ -1141,6 +1141,9 @@ class TemplateNode:
     @property
     def span(self):
         return self.anchor.span
+
+    def line_columns(self) -> tuple[int, int, int, int]:
+        return self.anchor.line_columns()
 
     def walk(self):
         stack = [self]
