@@ -139,25 +139,26 @@ class LineIndex:
         starts = self._starts or self._build()
         return bisect_right(starts, offset) - 1 if offset > 0 else 0
 
-    def pos(self, offset: int) -> Pos:
-        """The LSP position of ``offset`` (clamped into ``[0, len(text)]``)."""
+    def _locate(self, offset: int) -> tuple[int, int, int]:
+        """``(offset, line, UTF-16 character)`` with the offset clamped into ``[0, len(text)]``."""
         starts = self._starts or self._build()
-        if offset <= 0:
-            return make_pos(0, 0, 0)
         n = len(self.text)
-        if offset > n:
-            offset = n
+        offset = 0 if offset < 0 else (n if offset > n else offset)
         line = bisect_right(starts, offset) - 1
         ls = starts[line]
         ch = offset - ls
         astral = self._astral
         if astral is not None:
             ch += bisect_left(astral, offset) - bisect_left(astral, ls)
-        return make_pos(offset, line, ch)
+        return offset, line, ch
+
+    def pos(self, offset: int) -> Pos:
+        """The LSP position of ``offset`` (clamped into ``[0, len(text)]``)."""
+        return make_pos(*self._locate(offset))
 
     def span(self, start: int, end: int) -> Span:
         """The ``Span`` for offsets ``[start, end)``."""
-        return make_span(self.pos(start), self.pos(end))
+        return make_span(make_pos(*self._locate(start)), make_pos(*self._locate(end)))
 
     def line_columns(self, start: int, end: int) -> tuple[int, int, int, int]:
         """``(line, character, end line, end character)`` of ``[start, end)``, as ``span`` gives them.
@@ -165,42 +166,13 @@ class LineIndex:
         For callers that keep the four numbers (an index row per definition) and
         would build a ``Span`` and two ``Pos`` only to read them.
         """
-        starts = self._starts or self._build()
-        n = len(self.text)
-        astral = self._astral
-        out = []
-        for o in (start, end):
-            o = 0 if o < 0 else (n if o > n else o)
-            line = bisect_right(starts, o) - 1
-            ls = starts[line]
-            ch = o - ls
-            if astral is not None:
-                ch += bisect_left(astral, o) - bisect_left(astral, ls)
-            out.append(line)
-            out.append(ch)
-        return out[0], out[1], out[2], out[3]
+        _, line, character = self._locate(start)
+        _, end_line, end_character = self._locate(end)
+        return line, character, end_line, end_character
 
     def spans(self, pairs: list[tuple[int, int]]) -> list[Span]:
-        """``span`` for many ``(start, end)`` pairs at once (the reader's comments)."""
-        starts = self._starts or self._build()
-        n = len(self.text)
-        astral = self._astral
-        out = []
-        append = out.append
-        for pair in pairs:
-            s0 = pair[0]
-            e0 = pair[1]
-            ps = []
-            for o in (s0, e0):
-                o = 0 if o < 0 else (n if o > n else o)
-                line = bisect_right(starts, o) - 1
-                ls = starts[line]
-                ch = o - ls
-                if astral is not None:
-                    ch += bisect_left(astral, o) - bisect_left(astral, ls)
-                ps.append(make_pos(o, line, ch))
-            append(make_span(ps[0], ps[1]))
-        return out
+        """``span`` for many ``(start, end)`` pairs (the reader's comments)."""
+        return [self.span(start, end) for start, end in pairs]
 
     def offset(self, line: int, character: int) -> int:
         """The str offset of an LSP position; clamps out-of-range input, never raises.
