@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gerbil_lsp.core.macros import TemplateNode, format_id
+
 from .model import Arity, LocalDefinition
 from .modules import (
     ImportContext,
@@ -1112,48 +1114,6 @@ def _foreign_lang_exports(mod: ModuleSource, text: str) -> None:
                 mod.generated_exports.append(name)
 
 
-class TemplateNode:
-    """A node a macro expansion built from its template (enough of the reader's Node to walk and expand).
-
-    ``anchor`` is the node of the user's text the expansion stands for: positions come from it (the
-    template's own text is the macro's, never the user's).
-    """
-
-    __slots__ = ("kind", "value", "text", "children", "delimiter", "start", "end", "closed", "anchor")
-
-    def __init__(self, kind, value, text, children, delimiter, anchor=None) -> None:
-        self.kind = kind
-        self.value = value
-        self.text = text
-        self.children = children
-        self.delimiter = delimiter
-        self.anchor = anchor
-        self.start = anchor.start if anchor is not None else 0
-        self.end = anchor.end if anchor is not None else 0
-        self.closed = True
-
-    @property
-    def head(self) -> str | None:
-        if _kind(self) == "LIST" and self.children and _kind(self.children[0]) == "SYMBOL":
-            return self.children[0].value
-        return None
-
-    @property
-    def span(self):
-        return self.anchor.span
-
-    def line_columns(self) -> tuple[int, int, int, int]:
-        return self.anchor.line_columns()
-
-    def walk(self):
-        stack = [self]
-        while stack:
-            node = stack.pop()
-            yield node
-            if node.children:
-                stack.extend(reversed(node.children))
-
-
 def _subst(node, env: dict):
     """``node`` with pattern variables replaced by what they matched."""
     k = _kind(node)
@@ -1220,20 +1180,6 @@ def _template_forms(template) -> list:
         else:
             out.append(n)
     return out
-
-
-def format_id(fmt: str, vals: list[str]) -> str:
-    """``format-id``'s template filling (``~a``/``~s`` take the next value): the name a macro makes."""
-    out, i, k = [], 0, 0
-    while i < len(fmt):
-        if fmt[i] == "~" and i + 1 < len(fmt) and fmt[i + 1] in "as":
-            out.append(vals[k] if k < len(vals) else "")
-            k += 1
-            i += 2
-        else:
-            out.append(fmt[i])
-            i += 1
-    return "".join(out)
 
 
 def _is_ellipsis(node) -> bool:
