@@ -132,8 +132,9 @@ def _match_items(patterns: list, forms: list, literals, env: dict, anchor) -> bo
             tail = patterns[i + 1] if i + 1 < len(patterns) else None
             patterns = patterns[:i]
             break
-    if any(f.kind is _DOT for f in forms):
-        return False
+    dot = next((i for i, f in enumerate(forms) if f.kind is _DOT), None)
+    if dot is not None:
+        return _match_dotted(patterns, tail, forms, dot, literals, env)
     ellipsis = next((i for i in range(len(patterns) - 1) if _is_ellipsis(patterns[i + 1])), None)
     if ellipsis is None:
         if len(forms) < len(patterns) or (tail is None and len(forms) != len(patterns)):
@@ -167,6 +168,25 @@ def _match_items(patterns: list, forms: list, literals, env: dict, anchor) -> bo
     if tail is not None:
         return _match(tail, TemplateNode(_LIST, None, "", [], "(", anchor), literals, env)
     return True
+
+
+def _match_dotted(patterns: list, tail, forms: list, dot: int, literals, env: dict) -> bool:
+    """A use with a dotted tail, ``(f a b . rest)``: a pattern with a tail, ``(_ x y . more)``, matches it.
+
+    The pattern's items take the use's items before the dot; its tail takes what is left,
+    the datum after the dot included. A pattern with an ellipsis, or more items than the
+    use has before its dot, does not match (the datum after the dot is not a list to take
+    items from).
+    """
+    if tail is None or dot + 2 != len(forms) or len(patterns) > dot or any(map(_is_ellipsis, patterns)):
+        return False
+    for p, f in zip(patterns, forms, strict=False):
+        if not _match(p, f, literals, env):
+            return False
+    if len(patterns) == dot:
+        return _match(tail, forms[dot + 1], literals, env)
+    rest = forms[len(patterns):]
+    return _match(tail, TemplateNode(_LIST, None, "", rest, "(", rest[0]), literals, env)
 
 
 def _subst(template, env: dict, anchor):

@@ -97,6 +97,15 @@ def test_macro_generated_exports(tree):
     assert "on-open" not in exp  # (defhook (on-open o) ...) defines no on-open
 
 
+def test_macro_expansion_follows_the_pattern_language(tree):
+    exp = tree.exports(":acme/gen")
+    assert "off-sound" in exp and "on-sound" not in exp  # the #f literal picked the second clause
+    assert {"alpha-one", "alpha-two", "beta-one"} <= set(exp)  # (export sym ...) ... over both groups
+    assert "sym" not in exp and "..." not in exp
+    defs = tree.modules[":acme/gen"].defs
+    assert defs["tally-up"].kind == "procedure" and defs["tally-up"].generated_by == "def-traced"  # dotted use
+
+
 def test_string_and_relative_imports_resolve(tree):
     imp = tree.imported(":acme/sub/inner")
     assert imp["greet"].module == ":acme/util"  # ../util

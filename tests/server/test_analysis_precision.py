@@ -344,6 +344,15 @@ def test_local_macro_is_expanded(check):
     """) == unbound("missing-in-local-macro")
 
 
+def test_a_use_with_a_dotted_tail_is_expanded(check):
+    # (f x . more) in the pattern takes the use's (g a . rest): its body is checked, its names bound
+    assert check("""
+        (defrule (def-logged (f x . more) body) (def (f x . more) (begin (displayln 'f) body)))
+        (def-logged (g a . rest) (list a rest (missing-in-dotted a)))
+        (def (h) (g 1 2 3))
+    """) == unbound("missing-in-dotted")
+
+
 def test_macro_defined_inside_a_body_is_expanded(check):
     assert check("""
         (def (f input)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gerbil_lsp.core.macros import TemplateNode, format_id
+from gerbil_lsp.core.macros import Plan, expand, plan_of, with_id
 
 from .model import Arity, LocalDefinition
 from .modules import (
@@ -1013,6 +1013,7 @@ class SourceTree:
 
     # -- a little macro expansion: definers whose expansion exports -------
     def _expandable_names(self) -> set[str]:
+        """Macros whose templates define, export or use themselves: the uses worth expanding."""
         if self._expandable is None:
             names: set[str] = set()
             todo = list(self.modules.values())
@@ -1020,7 +1021,7 @@ class SourceTree:
                 m = todo.pop()
                 todo.extend(m.submodules.values())
                 for name, form in m.macros.items():
-                    heads = {node_head(n) for _, _, t in _macro_plan(form) for n in _template_forms(t)}
+                    heads = {node_head(n) for n in _template_forms(form)}
                     if heads & _EXPANDED_HEADS or name in heads:
                         names.add(name)
             self._expandable = names
@@ -1044,49 +1045,30 @@ class SourceTree:
             return
         owner = self.get(b.module)
         form = owner.macros.get(b.name) if owner is not None else None
-        if form is None:
+        plan = _plan_of(form) if form is not None else None
+        expansion = expand(use, plan) if plan is not None else None
+        if expansion is None:
             return
         expandable = self._expandable_names()
-        for pattern, formats, template in _macro_plan(form):
-            env: dict[str, object] = {}
-            if not _match(pattern.children[1:], use.children[1:], env):
-                continue
-            names = {v: node_symbol(n) for v, n in env.items()
-                     if n is not None and _kind(n) == "SYMBOL"}
-            for var, (fmt, argvars) in formats.items():
-                vals = [names.get(x) for x in argvars]
-                if None not in vals:
-                    names[var] = format_id(fmt, vals)  # type: ignore[arg-type]
-            todo = _template_top(template)
-            while todo:
-                node = todo.pop(0)
-                h = node_head(node)
-                if h == "with-id":
-                    # (with-id ctx ((id "prefix-" #'var) ...) body ...): made names for the body
-                    body = _with_id_names(node, names)
-                    todo[:0] = [n for b in body for n in _template_top(b)]
-                elif h == "export":
-                    for c in node.children[1:]:
-                        n = node_symbol(c)
-                        if n:
-                            mod.generated_exports.append(names.get(n) or n)
-                elif h in ("def", "define", "defalias", "defrule", "defrules") \
-                        and len(node.children) > 1:
-                    t = node.children[1]
-                    n = node_symbol(t) or (node_symbol(t.children[0]) if _kind(t) == "LIST"
-                                           and t.children else None)
-                    if n:
-                        n = names.get(n) or n
-                        if n not in mod.defs:
-                            sp = anchor.span
-                            kind = "macro" if h in ("defrule", "defrules") else "procedure"
-                            mod.defs[n] = Definition(n, kind, sp.start.line,
-                                                     sp.start.character, path=mod.path,
-                                                     generated_by=node_head(anchor))
-                elif h in expandable and owner is not None:
-                    # a macro whose template uses another (or itself): expand that too
-                    self._expand_use(mod, _subst(node, env), owner, anchor, depth + 1)
-            break
+        todo = _template_top(expansion)
+        while todo:
+            node = todo.pop(0)
+            h = node_head(node)
+            if h == "with-id":  # (with-id ctx ((id "prefix-" #'var) ...) body ...): made names in the body
+                todo[:0] = [n for b in with_id(node, anchor) or () for n in _template_top(b)]
+            elif h == "export":
+                mod.generated_exports.extend(n for n in map(node_symbol, node.children[1:]) if n)
+            elif h in _DEFINING and len(node.children) > 1:
+                t = node.children[1]
+                n = node_symbol(t) or (node_symbol(t.children[0]) if _kind(t) == "LIST" and t.children else None)
+                if n and n not in mod.defs:
+                    sp = anchor.span
+                    mod.defs[n] = Definition(n, "macro" if h in ("defrule", "defrules") else "procedure",
+                                             sp.start.line, sp.start.character, path=mod.path,
+                                             generated_by=node_head(anchor))
+            elif h in expandable and owner is not None:
+                # a macro whose template uses another (or itself): expand that too
+                self._expand_use(mod, node, owner, anchor, depth + 1)
 
     def _struct_info(self, mod: ModuleSource, name: str):
         if name in mod.structs:
@@ -1114,19 +1096,8 @@ def _foreign_lang_exports(mod: ModuleSource, text: str) -> None:
                 mod.generated_exports.append(name)
 
 
-def _subst(node, env: dict):
-    """``node`` with pattern variables replaced by what they matched."""
-    k = _kind(node)
-    if k == "SYMBOL":
-        got = env.get(node.value)
-        return got if got is not None else node
-    if not node.children:
-        return node
-    return TemplateNode(node.kind, node.value, node.text, [_subst(c, env) for c in node.children],
-                        node.delimiter)
-
-
-_EXPANDED_HEADS = {"export", "def", "define", "defalias", "defrule", "defrules"}
+_DEFINING = {"def", "define", "defalias", "defrule", "defrules"}
+_EXPANDED_HEADS = {"export", *_DEFINING}
 
 
 def _template_top(template) -> list:
@@ -1142,172 +1113,32 @@ def _template_top(template) -> list:
     return out
 
 
-def _with_id_names(node, names: dict) -> list:
-    """Record in ``names`` the identifiers a ``with-id`` form makes; return its body forms."""
-    kids = node.children
-    at = 1 if len(kids) > 1 and _kind(kids[1]) == "LIST" else 2
-    if len(kids) <= at or _kind(kids[at]) != "LIST":
-        return []
-    for spec in kids[at].children:
-        if _kind(spec) != "LIST" or not spec.children or _kind(spec.children[0]) != "SYMBOL":
-            continue
-        parts = []
-        for part in spec.children[1:]:
-            pk = _kind(part)
-            if pk == "STRING":
-                parts.append(part.value)
-            elif pk == "QUOTE" and part.children and _kind(part.children[0]) == "SYMBOL":
-                var = part.children[0].value
-                parts.append(names.get(var) or var if part.delimiter == "#'" else var)
-            elif pk == "SYMBOL":
-                parts.append(names.get(part.value) or part.value)
-            else:
-                parts = None
-                break
-        if parts:
-            names[spec.children[0].value] = "".join(parts)
-    return kids[at + 1:]
-
-
-def _template_forms(template) -> list:
-    """Top-level forms of a template, through ``begin`` and ``with-id`` bodies."""
+def _template_forms(form) -> list:
+    """Top-level forms of a macro definition's templates, through ``begin`` and ``with-id`` bodies."""
+    plan = _plan_of(form)
     out = []
-    todo = _template_top(template)
+    todo = [n for clause in plan.clauses if clause.template is not None
+            for n in _template_top(clause.template)] if plan is not None else []
     while todo:
         n = todo.pop(0)
         if node_head(n) == "with-id":
-            todo[:0] = [x for b in _with_id_names(n, {}) for x in _template_top(b)]
+            kids = n.children
+            at = 1 if len(kids) > 1 and _kind(kids[1]) == "LIST" else 2  # (with-id [ctx] (spec ...) body ...)
+            todo[:0] = [x for b in kids[at + 1:] for x in _template_top(b)]
         else:
             out.append(n)
     return out
 
 
-def _is_ellipsis(node) -> bool:
-    return _kind(node) == "SYMBOL" and node.value == "..."
+_PLANS: dict[int, tuple] = {}
 
 
-def _match(pats: list, forms: list, env: dict) -> bool:
-    """Match ``syntax-rules`` pattern items against use items; binds depth-0 variables."""
-    i = j = 0
-    while i < len(pats):
-        p = pats[i]
-        pk = _kind(p)
-        if pk == "DOT":
-            if i + 1 < len(pats) and _kind(pats[i + 1]) == "SYMBOL":
-                env[pats[i + 1].value] = None
-            return True
-        if i + 1 < len(pats) and _is_ellipsis(pats[i + 1]):
-            after = sum(1 for x in pats[i + 2:] if _kind(x) != "DOT")
-            n = len(forms) - j - after
-            if n < 0:
-                return False
-            j += n
-            i += 2
-            continue
-        if j >= len(forms):
-            return False
-        f = forms[j]
-        if pk == "SYMBOL":
-            if p.value != "_":
-                env[p.value] = f
-        elif pk == "LIST":
-            if _kind(f) != "LIST" or not _match(p.children, f.children, env):
-                return False
-        i += 1
-        j += 1
-    return j == len(forms)
-
-
-_PLAN_CACHE: dict[int, tuple] = {}
-
-
-def _macro_plan(form) -> list:
-    """Clauses of a macro as (pattern, format-id vars, template).
-
-    Understands ``(defrule (name . pattern) template)``, ``(defrules name (lit ...)
-    (pattern template) ...)``, ``(defsyntax name (syntax-rules ...))`` and
-    ``(defsyntax (name stx) (syntax-case stx () (pattern ... #'template)))``
-    whose ``with-syntax`` binds ``format-id`` names.
-    """
-    key = id(form)
-    if key in _PLAN_CACHE:
-        return _PLAN_CACHE[key][1]
-    plan: list = []
-    head = node_head(form)
-    kids = form.children
-    if head in ("defrule", "define-syntax-rule") and len(kids) >= 3 and _kind(kids[1]) == "LIST":
-        plan.append((kids[1], {}, kids[-1]))
-    elif head in ("defrules", "define-rules") and len(kids) >= 3:
-        for clause in kids[3:]:
-            if _kind(clause) == "LIST" and len(clause.children) >= 2 \
-                    and _kind(clause.children[0]) == "LIST":
-                plan.append((clause.children[0], {}, clause.children[-1]))
-    else:
-        sr = next((n for n in form.walk() if node_head(n) == "syntax-rules"), None)
-        if sr is not None:
-            for clause in sr.children[2:]:
-                if _kind(clause) == "LIST" and len(clause.children) >= 2 \
-                        and _kind(clause.children[0]) == "LIST":
-                    plan.append((clause.children[0], {}, clause.children[-1]))
-        sc = next((n for n in form.walk() if node_head(n) == "syntax-case"), None)
-        if sc is not None:
-            for clause in sc.children[3:]:
-                if _kind(clause) != "LIST" or len(clause.children) < 2:
-                    continue
-                pat = clause.children[0]
-                if _kind(pat) != "LIST":
-                    continue
-                formats: dict[str, tuple[str, list[str]]] = {}
-                template = None
-                for n in clause.walk():
-                    h = node_head(n)
-                    if h in ("with-syntax", "with-syntax*") and len(n.children) > 1:
-                        for bnd in n.children[1].children:
-                            if _kind(bnd) != "LIST" or len(bnd.children) != 2:
-                                continue
-                            var, expr = bnd.children
-                            if _kind(var) == "SYMBOL" and node_head(expr) == "stx-identifier":
-                                made = _stx_identifier_format(expr.children[2:])
-                                if made is not None:
-                                    formats[var.value] = made
-                                continue
-                            if _kind(var) != "SYMBOL" or node_head(expr) != "format-id":
-                                continue
-                            ek = expr.children
-                            if len(ek) < 3 or _kind(ek[2]) != "STRING":
-                                continue
-                            argvars = []
-                            for a in ek[3:]:
-                                inner = a.children[0] if _kind(a) == "QUOTE" and a.children else a
-                                argvars.append(node_symbol(inner) or "")
-                            formats[var.value] = (ek[2].value, argvars)
-                    elif (template is None and _kind(n) == "QUOTE" and n.delimiter == "#'"
-                          and n.children and _kind(n.children[0]) == "LIST"):
-                        template = n.children[0]
-                if template is not None:
-                    plan.append((pat, formats, template))
-    _PLAN_CACHE[key] = (form, plan)  # keep the form alive so its id stays unique
-    return plan
-
-
-def _stx_identifier_format(parts) -> tuple[str, list[str]] | None:
-    """``(stx-identifier ctx "pre-" #'x "-post")`` as a format: ``("pre-~a-post", ["x"])``."""
-    fmt, argvars = [], []
-    for a in parts:
-        k = _kind(a)
-        if k == "STRING":
-            fmt.append(a.value)
-        elif k == "QUOTE" and a.children and _kind(a.children[0]) == "SYMBOL":
-            if a.delimiter == "#'":
-                fmt.append("~a")
-                argvars.append(a.children[0].value)
-            elif a.delimiter == "'":
-                fmt.append(a.children[0].value)
-            else:
-                return None
-        else:
-            return None
-    return ("".join(fmt), argvars) if fmt else None
+def _plan_of(form) -> Plan | None:
+    """The macro definition's plan, read once per form (the form is kept so its id stays its own)."""
+    hit = _PLANS.get(id(form))
+    if hit is None:
+        hit = _PLANS[id(form)] = (form, plan_of(form))
+    return hit[1]
 
 
 def _specs_of(node, ctx):
