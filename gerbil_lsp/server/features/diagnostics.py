@@ -74,20 +74,23 @@ def schedule(server, uri: str, delay_ms: int | None = None) -> None:
 
 
 def register(server) -> None:
+    # Plain functions, not coroutines: pygls runs a coroutine handler as a task, later, so a
+    # request read in the same batch (an item's accept command after the didChange that
+    # inserted it) would reach the listeners before the change did. These run in order.
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    async def did_open(params: types.DidOpenTextDocumentParams) -> None:
+    def did_open(params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
         server.notify_listeners("on_did_open", doc.uri, doc.text, doc.version)
         schedule(server, doc.uri, delay_ms=0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    async def did_change(params: types.DidChangeTextDocumentParams) -> None:
+    def did_change(params: types.DidChangeTextDocumentParams) -> None:
         doc = params.text_document
         server.notify_listeners("on_did_change", doc.uri, list(params.content_changes), doc.version)
         schedule(server, doc.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    async def did_save(params: types.DidSaveTextDocumentParams) -> None:
+    def did_save(params: types.DidSaveTextDocumentParams) -> None:
         uri = params.text_document.uri
         document = server.document(uri)
         server.notify_listeners("on_did_save", uri, params.text or (document.source if document else None))
