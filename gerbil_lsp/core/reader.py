@@ -917,7 +917,7 @@ def _read(text: str, lines: LineIndex) -> ReadResult:
             if cur is not None:
                 cur.append(node)
                 continue
-        elif g == _T_HEAD:  # '(' and the symbol at its head
+        elif g == _T_HEAD:  # '(' and the symbol at its head (built inline, as above: no call per token)
             parens += 1
             tok = m.group(g)
             e = m.end()
