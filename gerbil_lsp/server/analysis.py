@@ -443,7 +443,10 @@ class _Macros:
     """Which heads are macros we can expand, for one analysis."""
 
     def __init__(self, analysis: Analysis) -> None:
-        self.analysis = analysis
+        # What it needs of the analysis, not the analysis: a reference back would make every
+        # analysis (its whole syntax tree) cyclic garbage, freed only by a full collector pass.
+        self.index = analysis.index
+        self.visible = analysis.visible
         self.local: dict = {}
         _collect_plans(analysis.scan, self.local)
         self._memo: dict[str, tuple[bool, Plan | None, dict | None]] = {}
@@ -459,10 +462,10 @@ class _Macros:
                 return True, scope[head], scope
             if head in scope.get(_DEFS_KEY, ()):
                 return False, None, None  # a procedure or value of the macro's module
-            rows = self.analysis.index.lookup(head)
+            rows = self.index.lookup(head)
             if rows and not any(r.kind in _MACRO_KINDS and r.module is not None for r in rows):
                 return False, None, None  # a procedure, or the prelude's syntax
-            if head not in self.analysis.visible:
+            if head not in self.visible:
                 return True, None, None  # bound in the macro's module in a way we cannot see
         hit = self._memo.get(head)
         if hit is None:
@@ -472,7 +475,7 @@ class _Macros:
     def _plan(self, head: str) -> tuple[bool, Plan | None, dict | None]:
         if head in self.local:
             return True, self.local[head], self.local
-        sym = self.analysis.visible.get(head)
+        sym = self.visible.get(head)
         if sym is None or sym.kind not in _MACRO_KINDS:
             return False, None, None
         module = sym.origin or sym.module

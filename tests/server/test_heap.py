@@ -42,3 +42,27 @@ def test_diagnostics_are_written_before_the_collector_runs_again():
     diagnostics.publish(Server(), "file:///big.ss")
     assert enabled_while_sending == [False]
     assert gc.isenabled()
+
+
+def test_a_replaced_analysis_is_freed_at_once_not_left_to_the_collector():
+    """The collector runs rarely in the server: an analysis in a reference cycle would keep its whole
+    syntax tree until a full pass. Dropped, each one must go by reference counting alone."""
+    import weakref
+
+    from gerbil_lsp.core.index import default_index
+    from gerbil_lsp.server.analysis import analyze
+
+    text = "(import :std/iter)\n(defrules twice () ((_ e) (begin e e)))\n(def (f xs) (twice (for-each displayln xs)))\n"
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        first = analyze(text, "file:///a.ss", default_index())
+        first.problems, first.top_level, first.definitions  # noqa: B018 - every lazy part, macros included
+        second = analyze(text + "(f '(1))\n", "file:///a.ss", default_index(), previous=first)
+        second.problems  # noqa: B018
+        gone = [weakref.ref(first), weakref.ref(second), weakref.ref(first.macros), weakref.ref(second.macros)]
+        del first, second
+        assert [ref() for ref in gone] == [None] * 4
+    finally:
+        if was_enabled:
+            gc.enable()
