@@ -483,10 +483,33 @@ def _generated_names(var, expr, env: dict, anchor) -> _Seq | None:
     return out
 
 
+def top_forms(node) -> list:
+    """The forms a template or an expansion puts at top level: itself, or a ``begin``'s children (nested)."""
+    out = []
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if n.kind is _LIST and n.head == "begin":
+            todo.extend(reversed(n.children[1:]))
+        else:
+            out.append(n)
+    return out
+
+
+def _with_id_specs_at(kids: list) -> int:
+    """Where ``(with-id [ctx] (spec ...) body ...)`` has its specs; the body follows them."""
+    return 1 if len(kids) > 1 and kids[1].kind is _LIST else 2
+
+
+def with_id_body(form) -> list:
+    """The body forms of a ``with-id``, as written (no names put in)."""
+    return form.children[_with_id_specs_at(form.children) + 1:]
+
+
 def with_id(form, anchor) -> object | None:
     """``(with-id ctx ((id "part" #'x ...) ...) body ...)`` with the made names put in."""
     kids = form.children
-    at = 1 if len(kids) > 1 and kids[1].kind is _LIST else 2
+    at = _with_id_specs_at(kids)
     if len(kids) <= at + 1 or kids[at].kind is not _LIST:
         return None
     env: dict = {}

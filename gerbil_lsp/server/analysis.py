@@ -41,7 +41,7 @@ from gerbil_lsp.core.index import DriftEntry, ImportSpec, LocalDefinition, Symbo
 from gerbil_lsp.core.index.modules import resolve_string_import
 from gerbil_lsp.core.index.source import ModuleSource, scan_definer, scan_forms
 from gerbil_lsp.core.index.symindex import PRELUDE_MODULE
-from gerbil_lsp.core.macros import Plan, expand, plan_of, transformer_plan, with_id
+from gerbil_lsp.core.macros import Plan, expand, plan_of, top_forms, transformer_plan, with_id
 from gerbil_lsp.core.macros import TemplateNode as _T
 from gerbil_lsp.core.reader import DOT as _DOT
 from gerbil_lsp.core.reader import KEYWORD as _KEYWORD
@@ -418,7 +418,7 @@ def _collect_plans(mod: ModuleSource, plans: dict) -> None:
             expansion = expand(use, plan)
             if expansion is None:
                 continue
-            for form in _expansion_tops(expansion):
+            for form in top_forms(expansion):
                 if form.head in ("defrules", "defrule", "defsyntax", "define-syntax", "define-rules"):
                     target = form.children[1] if len(form.children) > 1 else None
                     if target is not None and target.kind is _LIST and target.children:
@@ -427,16 +427,6 @@ def _collect_plans(mod: ModuleSource, plans: dict) -> None:
                         sub = plan_of(form)
                         plans.setdefault(target.value, sub)
                         plans.setdefault(("line", use.span.start.line), {})[target.value] = sub
-
-
-def _expansion_tops(node) -> Iterator:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n.kind is _LIST and n.head == "begin":
-            stack.extend(reversed(n.children[1:]))
-        elif n.kind is _LIST:
-            yield n
 
 
 class _Macros:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gerbil_lsp.core.macros import Plan, expand, plan_of, with_id
+from gerbil_lsp.core.macros import Plan, expand, plan_of, top_forms, with_id, with_id_body
 
 from .model import Arity, LocalDefinition
 from .modules import (
@@ -1050,12 +1050,12 @@ class SourceTree:
         if expansion is None:
             return
         expandable = self._expandable_names()
-        todo = _template_top(expansion)
+        todo = top_forms(expansion)
         while todo:
             node = todo.pop(0)
             h = node_head(node)
             if h == "with-id":  # (with-id ctx ((id "prefix-" #'var) ...) body ...): made names in the body
-                todo[:0] = [n for b in with_id(node, anchor) or () for n in _template_top(b)]
+                todo[:0] = [n for b in with_id(node, anchor) or () for n in top_forms(b)]
             elif h == "export":
                 mod.generated_exports.extend(n for n in map(node_symbol, node.children[1:]) if n)
             elif h in _DEFINING and len(node.children) > 1:
@@ -1100,31 +1100,16 @@ _DEFINING = {"def", "define", "defalias", "defrule", "defrules"}
 _EXPANDED_HEADS = {"export", *_DEFINING}
 
 
-def _template_top(template) -> list:
-    """The forms a template puts at top level: itself, or a ``begin``'s children (nested)."""
-    out = []
-    todo = [template]
-    while todo:
-        n = todo.pop()
-        if node_head(n) == "begin":
-            todo.extend(reversed(n.children[1:]))
-        else:
-            out.append(n)
-    return out
-
-
 def _template_forms(form) -> list:
     """Top-level forms of a macro definition's templates, through ``begin`` and ``with-id`` bodies."""
     plan = _plan_of(form)
     out = []
     todo = [n for clause in plan.clauses if clause.template is not None
-            for n in _template_top(clause.template)] if plan is not None else []
+            for n in top_forms(clause.template)] if plan is not None else []
     while todo:
         n = todo.pop(0)
         if node_head(n) == "with-id":
-            kids = n.children
-            at = 1 if len(kids) > 1 and _kind(kids[1]) == "LIST" else 2  # (with-id [ctx] (spec ...) body ...)
-            todo[:0] = [x for b in kids[at + 1:] for x in _template_top(b)]
+            todo[:0] = [x for b in with_id_body(n) for x in top_forms(b)]
         else:
             out.append(n)
     return out
