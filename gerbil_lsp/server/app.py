@@ -19,6 +19,7 @@ from gerbil_lsp.core.index import SymbolIndex, load_index
 from gerbil_lsp.core.settings import LoadedSettings, SettingsError, load_settings, validate
 from gerbil_lsp.server.analysis import Analysis, analyze
 from gerbil_lsp.server.documents import open_document
+from gerbil_lsp.server.heap import built_out_of_sight
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ class GerbilLanguageServer(LanguageServer):
         cached = self._analyses.get(uri)
         if cached is not None and cached.version == document.version and cached.result.text == document.source:
             return cached
-        fresh = analyze(document.source, uri, self.index, document.version, uri_to_path(uri), previous=cached)
+        with built_out_of_sight(len(document.source)):
+            fresh = analyze(document.source, uri, self.index, document.version, uri_to_path(uri), previous=cached)
         self._analyses[uri] = fresh
         return fresh
 

@@ -13,6 +13,10 @@ for the session; ``gc.freeze`` takes it out of every later pass.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from gerbil_lsp.core import collector
 
 # A young pass every 50,000 allocations instead of 700, and the older generations 100 passes apart
 # instead of 10: with the defaults, full passes over the open documents' trees made one analysis in
@@ -30,6 +34,35 @@ def freeze_long_lived(*_: object) -> None:
     """Move everything alive now (the index, settings, modules) out of the collector's passes."""
     gc.collect()
     gc.freeze()
+
+
+# A document this big (some 3,000 lines) read whole leaves enough nodes for the young pass to cost
+# more than 10 ms; a whole read leaves at least this many new objects, a re-read of an edit far fewer.
+BIG_DOCUMENT_CHARS = 100_000
+WHOLE_READ_OBJECTS = 20_000
+
+
+@contextmanager
+def built_out_of_sight(size: int) -> Iterator[None]:
+    """Build a document's analysis with the collector off; a big whole read then leaves its sight.
+
+    The next young pass would walk every node of a tree just read whole (20 ms for 5,000 lines,
+    on the event loop, in the way of the next keystroke) and find nothing: the tree holds no
+    cycles. So for a big document the young generations are collected first (the few objects
+    made since the last keystroke), and when the build turns out to be a whole read, the new
+    objects are frozen (``gc.freeze``). Reference counting still frees them when the analysis is
+    replaced; the collector just never walks them. Collecting first is what keeps garbage from
+    before (cycles the HTTP clients leave) from being frozen along with them.
+    """
+    if size < BIG_DOCUMENT_CHARS:
+        with collector.paused():
+            yield
+        return
+    gc.collect(1)
+    with collector.paused():
+        yield
+        if gc.get_count()[0] >= WHOLE_READ_OBJECTS:
+            gc.freeze()
 
 
 def tune_for_server(server) -> None:

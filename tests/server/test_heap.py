@@ -66,3 +66,72 @@ def test_a_replaced_analysis_is_freed_at_once_not_left_to_the_collector():
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _big_text(forms: int = 1000) -> str:
+    form = "(def (count-{n} text)\n  (let ((table (make-hash-table)))\n    (hash-update! table text 1+ 0)\n    (hash->list table)))\n"
+    return "(import :std/iter)\n" + "".join(form.format(n=i) for i in range(forms))
+
+
+class _Cycle:
+    """Cyclic garbage, as the HTTP clients leave it; weakly referable, to see whether it was collected."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_big_document_read_whole_is_frozen_and_the_garbage_from_before_is_collected_first():
+    import weakref
+
+    from gerbil_lsp.core.index import default_index
+    from gerbil_lsp.server.analysis import analyze
+
+    text = _big_text()
+    assert len(text) >= heap.BIG_DOCUMENT_CHARS
+    index = default_index()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        garbage = _Cycle()
+        dead = weakref.ref(garbage)
+        del garbage
+        frozen_before = gc.get_freeze_count()
+        with heap.built_out_of_sight(len(text)):
+            analysis = analyze(text, "file:///big.ss", index)
+        nodes = sum(1 for form in analysis.result.forms for _ in form.walk())
+        assert dead() is None  # collected before the freeze, not frozen with the tree
+        assert gc.get_freeze_count() - frozen_before >= nodes  # the tree is out of the collector's passes
+        assert gc.get_count()[0] < 100  # ... so the next young pass has nothing of it to walk
+        # frozen, it is still freed by reference counting the moment it is dropped
+        gone = weakref.ref(analysis)
+        del analysis
+        assert gone() is None
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
+def test_a_small_document_and_an_edit_re_read_in_place_are_not_frozen():
+    from gerbil_lsp.core.index import default_index
+    from gerbil_lsp.server.analysis import analyze
+
+    index = default_index()
+    text = _big_text()
+    edited = text.replace("(count-500 text)", "(count-500 texts)")
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with heap.built_out_of_sight(len(text)):
+            first = analyze(text, "file:///big.ss", index)
+        frozen = gc.get_freeze_count()
+        with heap.built_out_of_sight(len(edited)):  # one form read again, the others moved: few new objects
+            second = analyze(edited, "file:///big.ss", index, previous=first)
+        assert second.result.text == edited
+        with heap.built_out_of_sight(100):
+            analyze(_big_text(3), "file:///small.ss", index)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
