@@ -183,6 +183,19 @@ def test_add_module_overlay(idx):
     assert ImportSpec(":proj/x", ":proj/x").original_of("fresh") == "fresh"
 
 
+def test_visible_names_are_kept_per_imports_until_the_index_changes():
+    local = build_index(FIX / "docs", FIX / "gerbil-src")
+    local.add_module(":proj/x", [Symbol(name="old", arity=Arity(0, 0))], path="/tmp/x.ss")
+    only = _imports(local, "(import (only-in :proj/x old))")
+    first = local.visible_names([":proj/x"])
+    assert local.visible_names([":proj/x"]) is first  # every version of a file asks again: kept
+    assert local.visible_names(only) is not first  # other imports (here an only-in), another answer
+    local.add_module(":proj/x", [Symbol(name="fresh", arity=Arity(0, 0))], path="/tmp/x.ss")  # the file changed
+    now = local.visible_names([":proj/x"])
+    assert "fresh" in now and "old" not in now
+    assert "old" not in local.visible_names(only)
+
+
 def test_docs_plus_project_without_gerbil_tree(tmp_path):
     proj = tmp_path / "proj"
     proj.mkdir()

@@ -48,6 +48,8 @@ class SymbolIndex:
         self.source_file: str | None = None  # the file it was loaded from
         self.bundled = False  # loaded from the copy shipped with the package
         self.generation = 0  # counts changes after loading: what is derived from the index is stale when it moved
+        self._visible_memo: dict[tuple, dict[str, Symbol]] = {}  # visible_names by imports, for this generation
+        self._visible_memo_generation = 0
         for s in symbols:
             self._add(s)
 
@@ -142,6 +144,7 @@ class SymbolIndex:
 
     def add_module(self, module: str, symbols: Iterable[Symbol], path: str | None = None) -> None:
         """Register (or replace) a module's exports, e.g. a project file scanned live."""
+        self.generation += 1
         for key in [k for k in self._rows if k[0] == module]:
             self._drop(key)
         self._exports.pop(module, None)
@@ -310,8 +313,20 @@ class SymbolIndex:
         """Prelude plus imported exports, by visible name (for completion).
 
         With ``syntax`` the prelude's syntax-time names (``syntax-case`` ...) are
-        included too, as :meth:`prelude` does.
+        included too, as :meth:`prelude` does. Every version of a file asks with the same
+        imports, so the answer is kept until the index changes: it is shared, read it only.
         """
+        specs = self._specs(imports)
+        key = (phase, syntax, tuple((spec.module, spec.phase, repr(spec.ops)) for spec in specs))
+        if self._visible_memo_generation != self.generation or len(self._visible_memo) > 256:
+            self._visible_memo.clear()
+            self._visible_memo_generation = self.generation
+        known = self._visible_memo.get(key)
+        if known is None:
+            known = self._visible_memo[key] = self._visible_names(specs, phase, syntax)
+        return known
+
+    def _visible_names(self, specs: list[ImportSpec], phase: int, syntax: bool) -> dict[str, Symbol]:
         out: dict[str, Symbol] = {}
         if phase == 0:
             if syntax:
@@ -319,7 +334,7 @@ class SymbolIndex:
                     out[n] = self._sym((None, n))  # type: ignore[assignment]
             for n in self._exports.get(None, ()):
                 out[n] = self._sym((None, n))  # type: ignore[assignment]
-        for spec in self._specs(imports):
+        for spec in specs:
             if spec.phase != phase or spec.module is None:
                 continue
             names = self._export_set(spec.module)
