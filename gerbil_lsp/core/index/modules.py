@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from gerbil_lsp.core.reader import NodeKind
+from gerbil_lsp.core.reader import KEYWORD, LIST, NUMBER, STRING, SYMBOL
 
 from .model import ImportSpec
 
@@ -187,14 +187,6 @@ class ImportContext:
     text: str | None = None  # the file's text, for the specs' raw source
 
 
-_KIND_NAMES = {k: k.name for k in NodeKind}
-
-
-def _kind(node) -> str:
-    """``"SYMBOL"``, ``"LIST"``, ... (a dict lookup: enum ``.name`` is slow)."""
-    return _KIND_NAMES[node.kind]
-
-
 def node_text(node, text: str | None) -> str:
     """Source of a node (compound nodes carry no ``text`` of their own)."""
     if node.text or text is None:
@@ -203,29 +195,29 @@ def node_text(node, text: str | None) -> str:
 
 
 def node_symbol(node) -> str | None:
-    if node is not None and _kind(node) == "SYMBOL":
+    if node is not None and node.kind is SYMBOL:
         return node.value if isinstance(node.value, str) else node.text
     return None
 
 
 def node_name(node) -> str | None:
     """Symbol name, or keyword text (``p:``) — what a prefix may be written as."""
-    k = _kind(node)
-    if k == "SYMBOL":
+    k = node.kind
+    if k is SYMBOL:
         return node.value if isinstance(node.value, str) else node.text
-    if k == "KEYWORD":
+    if k is KEYWORD:
         return node.text
     return None
 
 
 def node_head(node) -> str | None:
-    if _kind(node) != "LIST" or not node.children:
+    if node.kind is not LIST or not node.children:
         return None
     first = node.children[0]
-    k = _kind(first)
-    if k == "SYMBOL":
+    k = first.kind
+    if k is SYMBOL:
         return node_symbol(first)
-    if k == "KEYWORD":
+    if k is KEYWORD:
         return first.text
     return None
 
@@ -255,8 +247,8 @@ def _mk(module, raw_node, ops, phase, path=None, text=None) -> ImportSpec:
 
 def resolve_module_ref(node, ctx: ImportContext) -> tuple[str | None, str | None] | None:
     """A module reference node -> (module id, file path); None if not a module ref."""
-    k = _kind(node)
-    if k == "SYMBOL":
+    k = node.kind
+    if k is SYMBOL:
         name = node_symbol(node) or ""
         if name.startswith(":"):
             return name.rstrip("/"), None
@@ -268,7 +260,7 @@ def resolve_module_ref(node, ctx: ImportContext) -> tuple[str | None, str | None
         if ctx.submodule is not None:
             return ctx.submodule(name), None
         return None, None
-    if k == "STRING":
+    if k is STRING:
         spec = node.value if isinstance(node.value, str) else node.text.strip('"')
         return resolve_string_import(spec, ctx.path, ctx.path_to_module, ctx.module)
     return None
@@ -297,7 +289,7 @@ def _spec(node, ctx, phase, ops, out, top) -> None:
         elif head == "rename-in":
             pairs = []
             for pair in kids[2:]:
-                ns = _names(pair.children) if _kind(pair) == "LIST" else []
+                ns = _names(pair.children) if pair.kind is LIST else []
                 if len(ns) == 2:
                     pairs.append((ns[0], ns[1]))
             op = ("rename", pairs)
@@ -340,10 +332,10 @@ def _spec(node, ctx, phase, ops, out, top) -> None:
 def _group_paths(top: str, mods) -> list[str]:
     out = []
     for m in mods:
-        k = _kind(m)
-        if k in ("SYMBOL", "NUMBER"):
+        k = m.kind
+        if k in (SYMBOL, NUMBER):
             out.append(f"{top}/{m.text}")
-        elif k == "LIST" and m.children:
+        elif k is LIST and m.children:
             nested = m.children[0].text
             out.extend(_group_paths(f"{top}/{nested}", m.children[1:]))
     return out

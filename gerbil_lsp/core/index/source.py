@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gerbil_lsp.core.macros import Plan, expand, plan_of, top_forms, with_id, with_id_body
+from gerbil_lsp.core.reader import BOOLEAN, DOT, KEYWORD, LIST, SPECIAL, STRING, SYMBOL
 
 from .model import Arity, LocalDefinition
 from .modules import (
     ImportContext,
-    _kind,
     module_id_for_path,
     node_head,
     node_name,
@@ -41,10 +41,10 @@ _TYPE_MARKS = {":", ":~", ":-", "::", ":?"}
 
 def formals_arity(formals) -> Arity | None:
     """Arity of a lambda list node (``(a b (c 1) . rest)``, ``args``, ``(a key: (k 2))``)."""
-    k = _kind(formals)
-    if k == "SYMBOL":
+    k = formals.kind
+    if k is SYMBOL:
         return Arity(0, None)
-    if k != "LIST" or formals.delimiter not in ("(", "["):
+    if k is not LIST or formals.delimiter not in ("(", "["):
         return None
     return children_arity(formals.children)
 
@@ -58,11 +58,11 @@ def children_arity(kids) -> Arity | None:
     while i < len(kids):
         c = kids[i]
         i += 1
-        ck = _kind(c)
-        if ck == "DOT":
+        ck = c.kind
+        if ck is DOT:
             variadic = True
             break
-        if ck == "SPECIAL":
+        if ck is SPECIAL:
             t = c.text
             if t == "#!optional":
                 optional = True
@@ -71,18 +71,18 @@ def children_arity(kids) -> Arity | None:
                 variadic = True
                 break
             return None
-        if ck == "KEYWORD":
+        if ck is KEYWORD:
             variadic = True  # keyword arguments: optional, two items each
             i += 1
             continue
-        if ck == "SYMBOL":
+        if ck is SYMBOL:
             if optional:
                 hi += 1
             else:
                 lo += 1
                 hi += 1
             continue
-        if ck == "LIST":
+        if ck is LIST:
             texts = [x.text for x in c.children]
             if ":=" in texts:
                 hi += 1
@@ -101,20 +101,20 @@ def children_arity(kids) -> Arity | None:
 
 def pattern_arity(pattern) -> Arity | None:
     """Arity of a ``syntax-rules`` pattern ``(_ a b ...)``: items after the head."""
-    k = _kind(pattern)
-    if k == "SYMBOL":
+    k = pattern.kind
+    if k is SYMBOL:
         return Arity(0, None)  # identifier macro use
-    if k != "LIST":
+    if k is not LIST:
         return None
     lo = hi = 0
     variadic = False
     prev_req = False
     for c in pattern.children[1:]:
-        ck = _kind(c)
-        if ck == "DOT":
+        ck = c.kind
+        if ck is DOT:
             variadic = True
             break
-        if ck == "SYMBOL" and c.text in ("...", "...+"):
+        if ck is SYMBOL and c.text in ("...", "...+"):
             variadic = True
             if prev_req:
                 lo -= 1
@@ -132,7 +132,7 @@ def _lambda_arity(expr) -> Arity | None:
         return formals_arity(expr.children[1])
     if head in ("case-lambda", "case-lambda/c"):
         return Arity.merge_all(
-            formals_arity(cl.children[0]) if _kind(cl) == "LIST" and cl.children else None
+            formals_arity(cl.children[0]) if cl.kind is LIST and cl.children else None
             for cl in expr.children[1:]
         )
     return None
@@ -253,7 +253,7 @@ class _Scanner:
             self.form(f)
 
     def form(self, f) -> None:
-        if _kind(f) != "LIST" or not f.children:
+        if f.kind is not LIST or not f.children:
             return
         head = node_head(f)
         if head is None:
@@ -267,7 +267,7 @@ class _Scanner:
             self.forms(kids[1:])
         elif head == "cond-expand":
             for clause in kids[1:]:
-                if _kind(clause) == "LIST" and clause.children:
+                if clause.kind is LIST and clause.children:
                     self.forms(clause.children[1:])
         elif head == "include":
             self.include(kids[1:])
@@ -294,7 +294,7 @@ class _Scanner:
         if self.read_file is None or self.path is None or self.include_depth > 4:
             return
         for a in args:
-            if _kind(a) != "STRING":
+            if a.kind is not STRING:
                 continue
             target = os.path.normpath(os.path.join(os.path.dirname(self.path), a.value))
             result = self.read_file(target)
@@ -330,19 +330,19 @@ class _Scanner:
         while i < len(kids):
             c = kids[i]
             i += 1
-            ck = _kind(c)
-            if ck == "KEYWORD":
+            ck = c.kind
+            if ck is KEYWORD:
                 i += 1
                 continue
-            if ck == "SYMBOL":
+            if ck is SYMBOL:
                 self.add(node_symbol(c), "extern", c)
-            elif ck == "LIST" and c.children:
+            elif ck is LIST and c.children:
                 # (name internal-name)
                 self.add(node_symbol(c.children[0]), "extern", c.children[0])
 
     def begin_ffi(self, f) -> None:
         kids = f.children
-        if len(kids) < 2 or _kind(kids[1]) != "LIST":
+        if len(kids) < 2 or kids[1].kind is not LIST:
             return
         inner = ModuleSource(id=self.mod.id + "~ffi", path=self.path)
         _Scanner(inner, None, 0, self.text).forms(kids[2:])
@@ -361,10 +361,10 @@ class _Scanner:
         if len(kids) < 2:
             return
         target = kids[1]
-        tk = _kind(target)
+        tk = target.kind
         if head in ("def", "define", "def/c", "definline", "define-inline", "defn", "def/opt",
                     "defchecked", "defproto"):
-            if tk == "SYMBOL":
+            if tk is SYMBOL:
                 expr = kids[2] if len(kids) > 2 else None
                 kind, ar = "value", None
                 if expr is not None:
@@ -373,13 +373,13 @@ class _Scanner:
                         kind = "procedure"
                     elif node_head(expr) in ("make-parameter", "make-param"):
                         kind, ar = "parameter", Arity(0, 1)
-                    elif _kind(expr) == "SYMBOL":
+                    elif expr.kind is SYMBOL:
                         kind = "alias-value"
                 self.add(node_symbol(target), kind, target, ar)
-            elif tk == "LIST":
+            elif tk is LIST:
                 # (def (name . formals) ...) or curried ((name a) b)
                 inner = target
-                while _kind(inner) == "LIST" and inner.children and _kind(inner.children[0]) == "LIST":
+                while inner.kind is LIST and inner.children and inner.children[0].kind is LIST:
                     inner = inner.children[0]
                 if inner.children:
                     name = node_symbol(inner.children[0])
@@ -392,21 +392,21 @@ class _Scanner:
         if head == "def*":
             name = node_symbol(target)
             ar = Arity.merge_all(
-                formals_arity(cl.children[0]) if _kind(cl) == "LIST" and cl.children else None
+                formals_arity(cl.children[0]) if cl.kind is LIST and cl.children else None
                 for cl in kids[2:]
             )
             self.add(name, "procedure", target, ar)
             return
         if head in ("defvalues", "define-values"):
-            if tk == "LIST":
+            if tk is LIST:
                 for c in target.children:
-                    if _kind(c) == "SYMBOL":
+                    if c.kind is SYMBOL:
                         self.add(node_symbol(c), "value", c)
             return
         if head in ("defalias", "define-alias"):
             self.add(node_symbol(target), "alias", target)
             return
-        if head in ("defmutable", "defmutable*") and tk == "SYMBOL":
+        if head in ("defmutable", "defmutable*") and tk is SYMBOL:
             # (defmutable var value [: type]): var, its cell __var and the setter var-set!
             name = node_symbol(target)
             self.add(name, "value", target)
@@ -414,7 +414,7 @@ class _Scanner:
             self.add(f"{name}-set!", "procedure", target, Arity(1, 1), generated_by=name)
             return
         if head in ("defrule", "define-syntax-rule"):
-            if tk == "LIST" and target.children:
+            if tk is LIST and target.children:
                 name = node_symbol(target.children[0])
                 self.add(name, "macro", target.children[0],
                          pattern_arity(target), signature=_sig(target, self.text))
@@ -423,7 +423,7 @@ class _Scanner:
             return
         if head in ("defrules", "define-rules"):
             name = node_symbol(target)
-            clauses = [c for c in kids[3:] if _kind(c) == "LIST" and c.children]
+            clauses = [c for c in kids[3:] if c.kind is LIST and c.children]
             ar = Arity.merge_all(pattern_arity(c.children[0]) for c in clauses) if clauses else None
             self.add(name, "macro", target, ar)
             if name:
@@ -433,17 +433,17 @@ class _Scanner:
                     "defsyntax-for-import", "defsyntax-for-export",
                     "defsyntax-for-import-export", "defsyntax-parameter",
                     "defsyntax-parameter*", "defrefset", "defrules*"):
-            if tk == "SYMBOL":
+            if tk is SYMBOL:
                 ar = None
                 expr = kids[2] if len(kids) > 2 else None
                 if expr is not None and node_head(expr) == "syntax-rules":
-                    cl = [c for c in expr.children[2:] if _kind(c) == "LIST" and c.children]
+                    cl = [c for c in expr.children[2:] if c.kind is LIST and c.children]
                     ar = Arity.merge_all(pattern_arity(c.children[0]) for c in cl) if cl else None
                 name = node_symbol(target)
                 self.add(name, "macro", target, ar)
                 if name and expr is not None:
                     self.mod.macros[name] = f
-            elif tk == "LIST" and target.children:
+            elif tk is LIST and target.children:
                 name = node_symbol(target.children[0])
                 self.add(name, "macro", target.children[0])
                 if name and head == "defsyntax":
@@ -455,14 +455,14 @@ class _Scanner:
         if head in ("defstruct-type", "defclass-type"):
             # (defstruct-type type::t (super ...) make-type type? [key: value] ... slots: ((slot get set) ...))
             for i, c in enumerate(kids[1:5]):
-                if i != 1 and _kind(c) == "SYMBOL":
+                if i != 1 and c.kind is SYMBOL:
                     self.add(node_symbol(c), "value" if i == 0 else "procedure", c)
             slots = _plist(kids[5:]).get("slots:")
-            if slots is not None and _kind(slots) == "LIST":
+            if slots is not None and slots.kind is LIST:
                 for slot in slots.children:
-                    if _kind(slot) == "LIST":
+                    if slot.kind is LIST:
                         for c in slot.children[1:]:
-                            if _kind(c) == "SYMBOL":
+                            if c.kind is SYMBOL:
                                 self.add(node_symbol(c), "procedure", c)
             return
         if head == "deferror-class":
@@ -474,7 +474,7 @@ class _Scanner:
         if head in ("define-c-lambda", "define-c-lambda/const-pointer", "c-lambda"):
             name = node_symbol(target)
             ar = None
-            if len(kids) > 2 and _kind(kids[2]) == "LIST":
+            if len(kids) > 2 and kids[2].kind is LIST:
                 n = len(kids[2].children)
                 ar = Arity(n, n)
             self.add(name, "procedure", target, ar)
@@ -483,20 +483,20 @@ class _Scanner:
             self.add(node_symbol(target), "parameter" if "param" in head else "value", target)
             return
         if head in ("defmethod", "defmethod/alias", "defgeneric", "defcompile-method"):
-            if tk == "LIST" and target.delimiter == "{" and target.children:
+            if tk is LIST and target.delimiter == "{" and target.children:
                 sp = target.children[0].span
                 names = [x.text for x in target.children]
                 self.mod.methods.append(Definition(
                     name="{" + " ".join(names) + "}", kind="method", line=sp.start.line,
                     character=sp.start.character, path=self.path,
                 ))
-                if head == "defmethod" and len(names) == 2 and all(_kind(x) == "SYMBOL" for x in target.children):
+                if head == "defmethod" and len(names) == 2 and all(x.kind is SYMBOL for x in target.children):
                     # (defmethod {m Type} impl) also defines the procedure Type::m
                     self.add(f"{names[1]}::{names[0]}", "procedure", target.children[0],
                              generated_by=names[1])
-            elif head == "defgeneric" and tk == "SYMBOL":
+            elif head == "defgeneric" and tk is SYMBOL:
                 self.add(node_symbol(target), "procedure", target)
-            elif head == "defcompile-method" and tk == "LIST" and target.children:
+            elif head == "defcompile-method" and tk is LIST and target.children:
                 # (defcompile-method (apply-pass arg ...) (klass super ...) slots (method impl) ...)
                 # defines (def (apply-pass stx arg ...) ...)
                 ar = children_arity(target.children[1:])
@@ -504,7 +504,7 @@ class _Scanner:
                     ar = Arity(ar.min + 1, None if ar.max is None else ar.max + 1)
                 self.add(node_symbol(target.children[0]), "procedure", target.children[0], ar)
             return
-        if (head.startswith("def") or head.startswith("define-")) and tk == "SYMBOL":
+        if (head.startswith("def") or head.startswith("define-")) and tk is SYMBOL:
             # an unknown definer macro ``(defthing name ...)``: it defines ``name``.
             # ``(defthing (name ...) ...)`` is left to macro expansion: such forms
             # often define methods, not ``name`` itself.
@@ -514,7 +514,7 @@ class _Scanner:
         kids = f.children
         target = kids[1]
         parent = None
-        if _kind(target) == "LIST" and target.children:
+        if target.kind is LIST and target.children:
             name_node = target.children[0]
             parent = target.children[1:] or None
         else:
@@ -524,11 +524,11 @@ class _Scanner:
             return
         slots_node = kids[2] if len(kids) > 2 else None
         slots = []
-        if slots_node is not None and _kind(slots_node) == "LIST":
+        if slots_node is not None and slots_node.kind is LIST:
             for s in slots_node.children:
-                if _kind(s) == "SYMBOL":
+                if s.kind is SYMBOL:
                     slots.append(node_symbol(s))
-                elif _kind(s) == "LIST" and s.children and _kind(s.children[0]) == "SYMBOL":
+                elif s.kind is LIST and s.children and s.children[0].kind is SYMBOL:
                     slots.append(node_symbol(s.children[0]))
         opts = _plist(kids[3:])
         is_struct = head in ("defstruct", "define-struct")
@@ -548,12 +548,12 @@ class _Scanner:
     def error_class(self, f) -> None:
         kids = f.children
         target = kids[1]
-        name_node = target.children[0] if _kind(target) == "LIST" and target.children else target
+        name_node = target.children[0] if target.kind is LIST and target.children else target
         name = node_symbol(name_node)
         if not name:
             return
         slots = []
-        if len(kids) > 2 and _kind(kids[2]) == "LIST":
+        if len(kids) > 2 and kids[2].kind is LIST:
             slots = [node_symbol(s) for s in kids[2].children if node_symbol(s)]
         self._type_names(name, name_node, slots, "error-class", None)
         if len(kids) > 3:
@@ -584,7 +584,7 @@ class _Scanner:
     def interface(self, f) -> None:
         kids = f.children
         target = kids[1]
-        name_node = target.children[0] if _kind(target) == "LIST" and target.children else target
+        name_node = target.children[0] if target.kind is LIST and target.children else target
         name = node_symbol(name_node)
         if not name:
             return
@@ -602,13 +602,13 @@ class _Scanner:
         gen(f"is-{name}?", "procedure", Arity(1, 1))
         methods: dict[str, Arity | None] = {}
         # methods of mixin interfaces defined earlier in this module come along
-        if _kind(target) == "LIST":
+        if target.kind is LIST:
             for p in target.children[1:]:
                 info = self.mod.structs.get(node_symbol(p) or "")
                 if info is not None and info.kind == "interface":
                     methods.update(info.methods)
         for spec in kids[2:]:
-            if _kind(spec) != "LIST" or not spec.children:
+            if spec.kind is not LIST or not spec.children:
                 continue
             mname = node_symbol(spec.children[0])
             if not mname:
@@ -626,7 +626,7 @@ def formals_arity_tail(children) -> Arity | None:
     """Arity of a method spec's argument nodes (up to a ``=>`` return marker)."""
     args = []
     for c in children:
-        if _kind(c) == "SYMBOL" and c.text == "=>":
+        if c.kind is SYMBOL and c.text == "=>":
             break
         args.append(c)
     return children_arity(args)
@@ -636,10 +636,10 @@ def _has_contract(target) -> bool:
     """A def signature with typed arguments (``(x : T)``) and no keyword arguments (then def is def/c)."""
     contract = False
     for c in target.children[1:]:
-        k = _kind(c)
-        if k == "KEYWORD":
+        k = c.kind
+        if k is KEYWORD:
             return False
-        if k == "LIST" and any(_kind(x) == "SYMBOL" and x.value in _TYPE_MARKS for x in c.children[1:]):
+        if k is LIST and any(x.kind is SYMBOL and x.value in _TYPE_MARKS for x in c.children[1:]):
             contract = True
     return contract
 
@@ -658,7 +658,7 @@ def _plist(nodes) -> dict[str, object]:
     i = 0
     while i < len(nodes):
         n = nodes[i]
-        if _kind(n) == "KEYWORD":
+        if n.kind is KEYWORD:
             out[n.text] = nodes[i + 1] if i + 1 < len(nodes) else None
             i += 2
         else:
@@ -674,7 +674,7 @@ def scan_forms(forms, module_id: str, path: str | None = None,
     i = 0
     fl = list(forms)
     # leading directives: package: x prelude: y namespace: z
-    while i < len(fl) and _kind(fl[i]) == "KEYWORD":
+    while i < len(fl) and fl[i].kind is KEYWORD:
         key = fl[i].text
         val = fl[i + 1] if i + 1 < len(fl) else None
         if key == "package:" and val is not None:
@@ -903,8 +903,8 @@ class SourceTree:
     def _export_spec(self, mod: ModuleSource, node, at: int, want: int,
                      out: dict[str, Binding]) -> None:
         """Evaluate one export spec at phase ``at``, keeping names exported at ``want``."""
-        k = _kind(node)
-        if k == "BOOLEAN":
+        k = node.kind
+        if k is BOOLEAN:
             if at == want and node.value is True:
                 if want == 0:
                     for name, d in mod.defs.items():
@@ -914,7 +914,7 @@ class SourceTree:
                     for name, d in mod.defs1.items():
                         out.setdefault(name, Binding(mod.id, name, d))
             return
-        if k == "SYMBOL":
+        if k is SYMBOL:
             if at != want:
                 return
             name = node_symbol(node)
@@ -975,7 +975,7 @@ class SourceTree:
             elif head == "rename-out":
                 ren = {}
                 for pair in kids[2:]:
-                    if _kind(pair) == "LIST" and len(pair.children) == 2:
+                    if pair.kind is LIST and len(pair.children) == 2:
                         a, b2 = node_symbol(pair.children[0]), node_symbol(pair.children[1])
                         if a and b2:
                             ren[a] = b2
@@ -1005,7 +1005,7 @@ class SourceTree:
             return
         if head == "cond-expand":
             for clause in kids[1:]:
-                if _kind(clause) == "LIST":
+                if clause.kind is LIST:
                     for c in clause.children[1:]:
                         self._export_spec(mod, c, at, want, out)
             return
@@ -1060,7 +1060,7 @@ class SourceTree:
                 mod.generated_exports.extend(n for n in map(node_symbol, node.children[1:]) if n)
             elif h in _DEFINING and len(node.children) > 1:
                 t = node.children[1]
-                n = node_symbol(t) or (node_symbol(t.children[0]) if _kind(t) == "LIST" and t.children else None)
+                n = node_symbol(t) or (node_symbol(t.children[0]) if t.kind is LIST and t.children else None)
                 if n and n not in mod.defs:
                     sp = anchor.span
                     mod.defs[n] = Definition(n, "macro" if h in ("defrule", "defrules") else "procedure",
