@@ -52,7 +52,9 @@ def built_out_of_sight(size: int) -> Iterator[None]:
     made since the last keystroke), and when the build turns out to be a whole read, the new
     objects are frozen (``gc.freeze``). Reference counting still frees them when the analysis is
     replaced; the collector just never walks them. Collecting first is what keeps garbage from
-    before (cycles the HTTP clients leave) from being frozen along with them.
+    before (cycles the HTTP clients leave) from being frozen along with them. What is alive at
+    that moment (the request being handled) is frozen too, and the little of it that later dies
+    in a cycle stays: some 30 objects per big file read whole (10 opens among 200 completions).
     """
     if size < BIG_DOCUMENT_CHARS:
         with collector.paused():
