@@ -56,7 +56,7 @@ def check_tree(r: ReadResult) -> None:
                     assert child.start >= last
                     last = child.end
             else:
-                assert node.children == []
+                assert len(node.children) == 0
                 assert node.text == r.text[node.start : node.end]
     for e in r.errors:
         assert 0 <= e.span.start.offset <= e.span.end.offset <= n
