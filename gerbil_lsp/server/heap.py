@@ -7,7 +7,8 @@ defaults the passes cost as much as the reading (bench/lsp_diagnostics.py shows
 both figures). Syntax trees hold no cycles (a node knows its children, never its
 parent): reference counting frees them the moment an analysis is replaced, so
 collecting less often keeps no garbage longer. The index is loaded once and kept
-for the session; ``gc.freeze`` takes it out of every later pass.
+for the session; ``gc.freeze`` takes it out of every later pass, and a big file
+read whole is frozen the same way (:func:`built_out_of_sight`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def freeze_long_lived(*_: object) -> None:
     gc.freeze()
 
 
-# A document this big (some 3,000 lines) read whole leaves enough nodes for the young pass to cost
+# A document this big (about 2,500 lines) read whole leaves enough nodes for the young pass to cost
 # more than 10 ms; a whole read leaves at least this many new objects, a re-read of an edit far fewer.
 BIG_DOCUMENT_CHARS = 100_000
 WHOLE_READ_OBJECTS = 20_000
