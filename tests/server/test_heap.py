@@ -135,3 +135,52 @@ def test_a_small_document_and_an_edit_re_read_in_place_are_not_frozen():
         gc.unfreeze()
         if was_enabled:
             gc.enable()
+
+
+def test_what_froze_alive_and_died_in_a_cycle_goes_at_the_next_reclaim():
+    import weakref
+
+    from gerbil_lsp.core.index import default_index
+    from gerbil_lsp.server.analysis import analyze
+
+    text = _big_text()
+    index = default_index()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        heap.reclaim_if_due(every=0)  # start the count afresh
+        alive = _Cycle()  # alive at the freeze (an HTTP connection in the pool, say) ...
+        dead = weakref.ref(alive)
+        with heap.built_out_of_sight(len(text)):
+            analysis = analyze(text, "file:///big.ss", index)
+        del alive  # ... and dead in a cycle since
+        gc.collect()
+        assert dead() is not None  # frozen: no pass sees it
+        assert not heap.reclaim_if_due(every=2)  # one frozen build so far
+        assert heap.reclaim_if_due(every=1)
+        assert dead() is None
+        assert gc.get_freeze_count() > len(analysis.result.forms)  # what is alive is frozen again
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
+def test_the_reclaim_comes_after_the_diagnostics_are_written(monkeypatch):
+    from gerbil_lsp.server.features import diagnostics
+
+    events = []
+
+    class Server:
+        def document(self, uri):
+            return object()
+
+        def analysis(self, uri):
+            return None
+
+        def text_document_publish_diagnostics(self, params):
+            events.append("sent")
+
+    monkeypatch.setattr(heap, "reclaim_if_due", lambda: events.append("reclaim"))
+    diagnostics.publish(Server(), "file:///big.ss")
+    assert events == ["sent", "reclaim"]

@@ -13,6 +13,7 @@ import asyncio
 from lsprotocol import types
 
 from gerbil_lsp.core import collector
+from gerbil_lsp.server import heap
 from gerbil_lsp.server.features.positions import range_of
 
 _pending: dict[str, asyncio.Task] = {}
@@ -55,6 +56,7 @@ def publish(server, uri: str) -> None:
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics_for(server, uri))
         )
+    heap.reclaim_if_due()  # now that the editor has them
 
 
 def schedule(server, uri: str, delay_ms: int | None = None) -> None:
