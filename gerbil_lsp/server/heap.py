@@ -51,7 +51,7 @@ class _Frozen:
 
 @contextmanager
 def built_out_of_sight(size: int) -> Iterator[None]:
-    """Build a document's analysis with the collector off; a big whole read then leaves its sight.
+    """Build a big document's analysis with the collector off; a whole read then leaves its sight.
 
     The next young pass would walk every node of a tree just read whole (20 ms for 5,000 lines,
     on the event loop, in the way of the next keystroke) and find nothing: the tree holds no
@@ -64,9 +64,8 @@ def built_out_of_sight(size: int) -> Iterator[None]:
     :func:`reclaim_if_due`: about one closed HTTP connection, 30 objects, per big file read whole
     (10 opens among 200 model completions).
     """
-    if size < BIG_DOCUMENT_CHARS:
-        with collector.paused():
-            yield
+    if size < BIG_DOCUMENT_CHARS:  # the reader pauses the collector itself; nothing more to do
+        yield
         return
     gc.collect(1)
     with collector.paused():
