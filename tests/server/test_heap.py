@@ -33,24 +33,29 @@ def test_server_collects_rarely_and_freezes_what_initialize_loaded():
         gc.set_threshold(*before)
 
 
+class _PublishingServer:
+    """Just enough of the server for ``diagnostics.publish``: an open document with nothing to report."""
+
+    def __init__(self, on_send) -> None:
+        self.on_send = on_send
+
+    def document(self, uri):
+        return object()
+
+    def analysis(self, uri):
+        return None
+
+    def text_document_publish_diagnostics(self, params):
+        self.on_send()
+
+
 def test_diagnostics_are_written_before_the_collector_runs_again():
     """The young pass over a new tree comes after the editor has its diagnostics, not before."""
     from gerbil_lsp.server.features import diagnostics
 
     enabled_while_sending = []
-
-    class Server:
-        def document(self, uri):
-            return object()
-
-        def analysis(self, uri):
-            return None
-
-        def text_document_publish_diagnostics(self, params):
-            enabled_while_sending.append(gc.isenabled())
-
     assert gc.isenabled()
-    diagnostics.publish(Server(), "file:///big.ss")
+    diagnostics.publish(_PublishingServer(lambda: enabled_while_sending.append(gc.isenabled())), "file:///big.ss")
     assert enabled_while_sending == [False]
     assert gc.isenabled()
 
@@ -136,17 +141,6 @@ def test_the_reclaim_comes_after_the_diagnostics_are_written(monkeypatch):
     from gerbil_lsp.server.features import diagnostics
 
     events = []
-
-    class Server:
-        def document(self, uri):
-            return object()
-
-        def analysis(self, uri):
-            return None
-
-        def text_document_publish_diagnostics(self, params):
-            events.append("sent")
-
     monkeypatch.setattr(heap, "reclaim_if_due", lambda: events.append("reclaim"))
-    diagnostics.publish(Server(), "file:///big.ss")
+    diagnostics.publish(_PublishingServer(lambda: events.append("sent")), "file:///big.ss")
     assert events == ["sent", "reclaim"]
