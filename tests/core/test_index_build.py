@@ -224,6 +224,32 @@ def test_scan_files_indexes_project_modules_live(idx, tmp_path):
     assert local.module_for_path(proj / "a.ss") == ":app/a"
 
 
+def test_replace_module_moves_the_generation_only_when_exports_change(idx, tmp_path):
+    proj = tmp_path / "app"
+    proj.mkdir()
+    (proj / "gerbil.pkg").write_text("(package: app)\n")
+    local = SymbolIndex(idx.symbols(), meta=idx.meta)
+
+    def rows(text: str):
+        (scanned,) = local.module_rows([proj / "a.ss"], results={proj / "a.ss": read_source(text)}).values()
+        return scanned
+
+    assert local.replace_module(":app/a", *rows("(export go)\n(def (go x) x)\n"))  # new: the exports changed
+    generation = local.generation
+    # the definition moved two lines down: its location follows, nothing else changes
+    assert not local.replace_module(":app/a", *rows(";; notes\n\n(export go)\n(def (go x) x)\n"))
+    assert local.generation == generation and local.resolve("go", [":app/a"]).source_line == 3
+    assert local.replace_module(":app/a", *rows("(export go)\n(def (go x y) x)\n"))  # its arity changed
+    assert local.generation > generation and local.resolve("go", [":app/a"]).arity == Arity(2, 2)
+    generation = local.generation
+    assert local.replace_module(":app/a", *rows("(export go stop)\n(def (go x y) x)\n(def (stop) #f)\n"))
+    assert local.generation > generation and local.exports(":app/a") == {"go", "stop"}
+
+    assert local.drop_module(":app/a") and not local.has_module(":app/a")
+    assert local.module_for_path(proj / "a.ss") is None and local.resolve("go", [":app/a"]) is None
+    assert not local.drop_module(":app/a")
+
+
 def test_a_project_file_name_that_is_not_utf8_saves_and_loads(tmp_path):
     proj = tmp_path / "proj"
     proj.mkdir()

@@ -163,6 +163,18 @@ class SymbolIndex:
         already-read ``ReadResult`` (the editor's unsaved text).  Each module's
         exports replace what the index had for it.
         """
+        scanned = self.module_rows(paths, results, root)
+        for mid, (rows, path) in scanned.items():
+            self.add_module(mid, rows, path)
+        return list(scanned)
+
+    def module_rows(self, paths: Iterable[str | os.PathLike], results: dict | None = None,
+                    root: str | os.PathLike | None = None) -> dict[str, tuple[list[Symbol], str | None]]:
+        """What :meth:`scan_files` would add, by module id: (export rows, path). Changes nothing.
+
+        Only reads the index, so it may run on a worker thread while the index is
+        being read elsewhere; :meth:`replace_module` commits each result.
+        """
         from .build import _row_from_binding
         from .source import Binding, SourceTree
 
@@ -182,6 +194,7 @@ class SymbolIndex:
                                 result=results.get(sp))
             if mod is not None:
                 added.append(mod.id)
+        out: dict[str, tuple[list[Symbol], str | None]] = {}
         for mid in added:
             rows = []
             for n, b in sorted(tree.exports(mid).items()):
@@ -195,8 +208,41 @@ class SymbolIndex:
                 else:
                     sym = _row_from_binding(n, mid, b)
                 rows.append(sym)
-            self.add_module(mid, rows, tree.modules[mid].path)
-        return added
+            out[mid] = (rows, tree.modules[mid].path)
+        return out
+
+    def replace_module(self, module: str, symbols: list[Symbol], path: str | None = None) -> bool:
+        """:meth:`add_module`, unless nothing but source locations changed; True when the exports changed.
+
+        A definition that moves down a line changes no diagnostic, so its new
+        location is written into the row in place and ``generation`` stays: the
+        analyses of open files (and their per-form problems) remain valid.
+        """
+        for s in symbols:
+            s.module = module
+        old = {name: self._sym((mod, name)) for mod, name in list(self._rows) if mod == module}
+        same_shape = (self._module_paths.get(module) == path and set(old) == {s.name for s in symbols}
+                      and all(_without_location(old[s.name]) == _without_location(s) for s in symbols))
+        if not same_shape:
+            self.add_module(module, symbols, path)
+            return True
+        for s in symbols:
+            row = old[s.name]
+            row.source_path, row.source_line, row.source_character = s.source_path, s.source_line, s.source_character
+        return False
+
+    def drop_module(self, module: str) -> bool:
+        """Forget a module (its file was deleted); True when the index had it."""
+        keys = [k for k in self._rows if k[0] == module]
+        known = bool(keys) or module in self._module_paths
+        for key in keys:
+            self._drop(key)
+        self._exports.pop(module, None)
+        self._module_paths.pop(module, None)
+        self._path_module = None
+        if known:
+            self.generation += 1
+        return known
 
     # -- queries --------------------------------------------------------------
     def __len__(self) -> int:
@@ -431,6 +477,16 @@ class SymbolIndex:
         st = self.stats()
         return (f"<SymbolIndex {st['symbols']} symbols, {st['modules']} modules, "
                 f"prelude {st['prelude']} ({'complete' if self.prelude_complete() else 'docs'})>")
+
+
+def _without_location(sym: Symbol | None) -> dict | None:
+    """A row as diagnostics see it: everything but where it is defined."""
+    if sym is None:
+        return None
+    row = sym.to_json()
+    for key in ("f", "l", "c"):  # source_path, source_line, source_character
+        row.pop(key, None)
+    return row
 
 
 def _collect_top(forms, out: list) -> None:
