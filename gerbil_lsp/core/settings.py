@@ -39,6 +39,8 @@ class IndexSettings(_Section):
     docs: str | None = Field(None, description="Gerbil docs folder (markdown) for `index build`")
     gerbil_src: str | None = Field(None, description="Gerbil source tree (its src/) for `index build`")
     projects: list[str] = Field(default_factory=list, description="your own Gerbil projects to index")
+    workspace_files: int = Field(2000, ge=0, description="the server indexes up to this many .ss files of the "
+                                 "open workspace live, as you edit them; 0: off")
 
 
 class ModelSettings(_Section):

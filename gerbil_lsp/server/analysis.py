@@ -121,6 +121,17 @@ class Analysis:
     # The previous version's problems by form, to reuse; and this version's, once computed.
     earlier: FormProblems | None = field(default=None, repr=False)
     form_problems: FormProblems | None = field(default=None, repr=False, init=False)
+    # the index's generation this analysis saw: once the index moves (a workspace module's
+    # exports changed), what it found may be stale
+    generation: int = field(default=0, repr=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.generation = self.index.generation
+
+    @property
+    def current(self) -> bool:
+        """Whether the index is as this analysis saw it."""
+        return self.generation == self.index.generation
 
     @cached_property
     def imports(self) -> list[ImportSpec]:

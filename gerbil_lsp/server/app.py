@@ -1,8 +1,9 @@
 """The one place the language server object is created; features register on it.
 
 `GerbilLanguageServer` holds what every feature shares: the effective settings,
-the symbol index, the per-version document analyses, and the model completer
-(None when no model is configured: the index features work without one).
+the symbol index (with the workspace's own modules, kept current by
+:class:`WorkspaceModules`), the per-version document analyses, and the model
+completer (None when no model is configured: the index features work without one).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gerbil_lsp.core.settings import LoadedSettings, SettingsError, load_setting
 from gerbil_lsp.server.analysis import Analysis, analyze
 from gerbil_lsp.server.documents import open_document
 from gerbil_lsp.server.heap import built_out_of_sight
+from gerbil_lsp.server.workspace import WorkspaceModules
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,15 @@ class GerbilLanguageServer(LanguageServer):
         self.index: SymbolIndex | None = None
         self.model = None  # a ModelCompleter when a model is configured
         self.workspace_root: str | None = None
+        self.watch_files = False  # the editor reports .ss files changed on disk (dynamic registration)
         self._analyses: dict[str, Analysis] = {}
         # Other parts plug in here at start-up (the server imports none of them): objects with
         # on_did_open/on_did_change/on_did_save/on_did_close, and callbacks run after initialize.
         self.document_listeners: list = []
         self.on_initialized: list = []
+        # the workspace's own modules, scanned into the index once initialize names the workspace
+        self.workspace_modules = WorkspaceModules(self)
+        self.document_listeners.append(self.workspace_modules)
 
     def notify_listeners(self, event: str, *args) -> None:
         for listener in self.document_listeners:
@@ -67,6 +73,7 @@ class GerbilLanguageServer(LanguageServer):
             self.show(f"gerbil-lsp: could not load the symbol index ({exc}); using the bundled one", types.MessageType.Warning)
             self.index = load_index(None)
         self._analyses.clear()
+        self.workspace_modules.index_replaced()
 
     def reload_settings(self, changes: dict | None) -> None:
         if changes:
@@ -97,7 +104,8 @@ class GerbilLanguageServer(LanguageServer):
         if document is None or self.index is None:
             return None
         cached = self._analyses.get(uri)
-        if cached is not None and cached.version == document.version and cached.result.text == document.source:
+        if (cached is not None and cached.version == document.version and cached.result.text == document.source
+                and cached.index is self.index and cached.current):
             return cached
         with built_out_of_sight(len(document.source)):
             fresh = analyze(document.source, uri, self.index, document.version, uri_to_path(uri), previous=cached)
@@ -119,9 +127,15 @@ def create_server(extensions=()) -> GerbilLanguageServer:
     return server
 
 
-def root_of(params: types.InitializeParams) -> str | None:
+def named_root(params: types.InitializeParams) -> str | None:
+    """The workspace the editor named, or None (single-file mode)."""
     if params.root_uri:
         return uri_to_path(params.root_uri)
     if params.workspace_folders:
         return uri_to_path(params.workspace_folders[0].uri)
-    return params.root_path or str(Path.cwd())
+    return params.root_path or None
+
+
+def root_of(params: types.InitializeParams) -> str | None:
+    """The workspace for settings: the one the editor named, else the folder the server runs in."""
+    return named_root(params) or str(Path.cwd())

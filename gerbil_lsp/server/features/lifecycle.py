@@ -6,10 +6,14 @@ on top; a configuration change re-reads them and re-tunes the model in place.
 
 from __future__ import annotations
 
+import logging
+
 from lsprotocol import types
 
-from gerbil_lsp.server.app import root_of
+from gerbil_lsp.server.app import named_root, root_of
 from gerbil_lsp.server.features.diagnostics import schedule
+
+log = logging.getLogger(__name__)
 
 
 def register(server) -> None:
@@ -19,6 +23,26 @@ def register(server) -> None:
         _start_model(server)
         for callback in server.on_initialized:
             callback(server)
+        server.workspace_modules.start(named_root(params))
+        watched = params.capabilities.workspace and params.capabilities.workspace.did_change_watched_files
+        server.watch_files = bool(watched and watched.dynamic_registration)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(params: types.InitializedParams) -> None:
+        """Ask the editor to report .ss files changed on disk (a checkout, a generator), where it can."""
+        if not server.watch_files:
+            return
+        try:
+            await server.client_register_capability_async(types.RegistrationParams(registrations=[
+                types.Registration(id="gerbil-lsp-watch-ss", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                                   register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                                       watchers=[types.FileSystemWatcher(glob_pattern="**/*.ss")]))]))
+        except Exception as exc:  # then saves and closes in the editor still keep the index current
+            log.info("the editor will not report files changed on disk: %s", exc)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
+        server.workspace_modules.files_changed(params.changes)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:

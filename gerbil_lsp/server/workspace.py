@@ -1,0 +1,233 @@
+"""The workspace's own modules, kept in the index as they are edited.
+
+A Gerbil project imports its own modules (``./util``, ``:myapp/util``). Until the
+index has a module's exports, a file importing it gets no unbound-name check and
+no completion of those names; and a module that gained an export since
+``gerbil-lsp index build`` makes each use of that export look unbound. So once
+the editor has initialized, the server scans the workspace's ``.ss`` files, and
+then one file again whenever the editor saves or closes it, the file changes on
+disk, or its unsaved text has rested a moment after an edit (typing is never
+slowed by it). Scans run on a worker thread, which only reads the index; the
+event loop commits what they found. When a module's exports change, the open
+files are checked again; a definition that only moved updates its location.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from lsprotocol import types
+
+from gerbil_lsp.core.index.source import ALWAYS_SKIP_DIRS
+from gerbil_lsp.core.reader import read_source
+
+log = logging.getLogger(__name__)
+
+#: an unsaved edit is scanned once its text has rested this long
+REST_S = 1.0
+#: directories walked at most, so that a root such as a home folder costs little
+MAX_DIRS = 5000
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def workspace_files(root: str, limit: int, index) -> list[str]:
+    """Up to ``limit`` ``.ss`` files under ``root``, less those the index has as they are on disk.
+
+    A file the index was built from (same path), unchanged since the index file
+    was written, need not be scanned again.
+    """
+    built = _mtime(index.source_file) if index.source_file else None
+    out: list[str] = []
+    for walked, (folder, folders, names) in enumerate(os.walk(root), start=1):
+        folders[:] = sorted(d for d in folders if d not in ALWAYS_SKIP_DIRS and not d.startswith("."))
+        for name in sorted(names):
+            if not name.endswith(".ss"):
+                continue
+            path = os.path.join(folder, name)
+            if built is not None and index.module_for_path(path) and (_mtime(path) or built + 1) <= built:
+                continue
+            out.append(path)
+            if len(out) >= limit:
+                log.warning("workspace %s: indexing its first %d .ss files (index.workspace_files)", root, limit)
+                return out
+        if walked >= MAX_DIRS:
+            log.warning("workspace %s: stopped looking for .ss files after %d folders", root, MAX_DIRS)
+            break
+    return out
+
+
+def _module_rows(index, paths: list[str], texts: dict[str, str], root: str) -> dict:
+    """On the worker thread. The editor's texts are read here, so no tree the event loop edits is shared."""
+    results = {path: read_source(text) for path, text in texts.items()}
+    return index.module_rows(paths, results, root)
+
+
+class WorkspaceModules:
+    """Scans the workspace into ``server.index``; a document listener for the editor's events."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.root: str | None = None
+        self._lock = asyncio.Lock()  # one scan at a time: each commits before the next reads
+        self._resting: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def limit(self) -> int:
+        return self.server.settings.settings.index.workspace_files
+
+    def start(self, root: str | None) -> None:
+        """Scan the workspace named by the editor (never a guessed one: it may be a home folder)."""
+        if not root or not os.path.isdir(root) or self.limit == 0:
+            return
+        self.root = os.path.normpath(os.path.abspath(root))
+        self._spawn(self._scan_all())
+
+    def index_replaced(self) -> None:
+        """The settings named another index: it gets the workspace's modules too."""
+        if self.root is not None and self.limit:
+            self._spawn(self._scan_all())
+
+    async def settled(self) -> None:
+        """Wait until no scan is waiting or running (for tests and benchmarks)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- the editor's events (document listener) -------------------------------------------
+    def on_did_open(self, uri: str, text: str, version: int) -> None:
+        pass  # the initial scan, or the disk, already has it; an edit to it is followed below
+
+    def on_did_change(self, uri: str, changes: list, version: int) -> None:
+        path = self._path(uri)
+        if path is None:
+            return
+        self._cancel_rest(path)
+        self._resting[path] = asyncio.get_running_loop().call_later(REST_S, self._rested, uri, path)
+
+    def on_did_save(self, uri: str, text: str | None) -> None:
+        path = self._path(uri)
+        if path is not None:
+            self._cancel_rest(path)
+            self._spawn(self._scan_one(path, self._editor_text(uri)))
+
+    def on_did_close(self, uri: str) -> None:
+        path = self._path(uri)
+        if path is not None:
+            self._cancel_rest(path)
+            self._spawn(self._scan_one(path, None))  # unsaved edits are gone with the buffer: the disk's text
+
+    def files_changed(self, events: list[types.FileEvent]) -> None:
+        """``workspace/didChangeWatchedFiles``: created, changed or deleted on disk (a checkout, a build)."""
+        for event in events:
+            path = self._path(event.uri)
+            if path is not None:
+                self._spawn(self._scan_one(path, self._editor_text(event.uri)))
+
+    # -- scanning -------------------------------------------------------------------------
+    async def _scan_all(self) -> None:
+        async with self._lock:
+            index = self.server.index
+            if index is None or self.root is None:
+                return
+            texts = self._open_texts()
+            paths = await asyncio.to_thread(workspace_files, self.root, self.limit, index)
+            paths = sorted(set(paths) | set(texts))
+            if paths:
+                scanned = await asyncio.to_thread(_module_rows, index, paths, texts, self.root)
+                self._commit(index, paths, scanned)
+                log.info("workspace %s: %d of its modules scanned", self.root, len(scanned))
+
+    async def _scan_one(self, path: str, text: str | None) -> None:
+        """One file again: the editor's ``text`` when given, else the disk's (gone from disk: forgotten)."""
+        async with self._lock:
+            index = self.server.index
+            if index is None or self.root is None:
+                return
+            if text is None and not os.path.isfile(path):
+                scanned = {}
+            else:
+                texts = {path: text} if text is not None else {}
+                scanned = await asyncio.to_thread(_module_rows, index, [path], texts, self.root)
+            self._commit(index, [path], scanned)
+
+    def _commit(self, index, paths: list[str], scanned: dict) -> None:
+        """Put what a scan found into the index; check the open files again if an export changed."""
+        if index is not self.server.index:
+            return  # the settings switched the index meanwhile; index_replaced scans the new one
+        before = {path: index.module_for_path(path) for path in paths}
+        changed = [mid for mid, (rows, path) in scanned.items() if index.replace_module(mid, rows, path)]
+        renamed = {os.path.normpath(path) for _, path in scanned.values() if path}
+        for path, old in before.items():  # deleted, or now a module of another name (its package: changed)
+            if old is None or old in scanned:
+                continue
+            if (os.path.normpath(path) in renamed or not os.path.isfile(path)) and index.drop_module(old):
+                changed.append(old)
+        if changed:
+            log.info("workspace modules changed: %s", ", ".join(sorted(changed)[:10]))
+            from gerbil_lsp.server.features.diagnostics import schedule
+
+            for document in list(self.server.workspace.text_documents.values()):
+                schedule(self.server, document.uri, delay_ms=0)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _path(self, uri: str) -> str | None:
+        """The file behind ``uri`` when it is a ``.ss`` file of the workspace, else None."""
+        from gerbil_lsp.server.app import uri_to_path
+
+        if self.root is None or not self.limit:
+            return None
+        path = uri_to_path(uri)
+        if path is None or not path.endswith(".ss"):
+            return None
+        path = os.path.normpath(os.path.abspath(path))
+        relative = os.path.relpath(path, self.root)
+        parts = relative.split(os.sep)
+        if parts[0] == os.pardir or any(p in ALWAYS_SKIP_DIRS or p.startswith(".") for p in parts[:-1]):
+            return None
+        return path
+
+    def _editor_text(self, uri: str) -> str | None:
+        document = self.server.document(uri)
+        return document.source if document is not None else None
+
+    def _open_texts(self) -> dict[str, str]:
+        out = {}
+        for document in list(self.server.workspace.text_documents.values()):
+            path = self._path(document.uri)
+            if path is not None:
+                out[path] = document.source
+        return out
+
+    def _rested(self, uri: str, path: str) -> None:
+        self._resting.pop(path, None)
+        text = self._editor_text(uri)
+        if text is not None:
+            self._spawn(self._scan_one(path, text))
+
+    def _cancel_rest(self, path: str) -> None:
+        handle = self._resting.pop(path, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _spawn(self, job) -> None:
+        async def guarded() -> None:
+            try:
+                await job
+            except Exception:  # a scan's failure must never break editing
+                log.exception("workspace scan failed")
+
+        try:
+            task = asyncio.get_running_loop().create_task(guarded())
+        except RuntimeError:  # no event loop (a test calling the server directly): nothing to follow
+            job.close()
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
