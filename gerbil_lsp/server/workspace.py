@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import uuid
 
 from lsprotocol import types
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 REST_S = 1.0
 #: directories walked at most, so that a root such as a home folder costs little
 MAX_DIRS = 5000
+#: a whole-workspace scan of this many files or more shows progress in the editor
+PROGRESS_FROM = 50
 
 
 def _mtime(path: str) -> float | None:
@@ -64,10 +67,34 @@ def workspace_files(root: str, limit: int, index) -> list[str]:
     return out
 
 
-def _module_rows(index, paths: list[str], texts: dict[str, str], root: str) -> dict:
+def _module_rows(index, paths: list[str], texts: dict[str, str], root: str, progress=None) -> dict:
     """On the worker thread. The editor's texts are read here, so no tree the event loop edits is shared."""
     results = {path: read_source(text) for path, text in texts.items()}
-    return index.module_rows(paths, results, root)
+    return index.module_rows(paths, results, root, progress)
+
+
+class _ScanProgress:
+    """The whole-workspace scan as work-done progress in the editor (``$/progress``), where it shows one."""
+
+    def __init__(self, server, total: int) -> None:
+        self.server, self.total = server, total
+        self.token = f"gerbil-lsp-workspace-{uuid.uuid4().hex[:8]}"
+        self._shown = 0
+
+    async def begin(self) -> None:
+        await self.server.work_done_progress.create_async(self.token)
+        self.server.work_done_progress.begin(self.token, types.WorkDoneProgressBegin(
+            title="gerbil-lsp: indexing the workspace", message=f"0/{self.total} files", percentage=0))
+
+    def report(self, done: int) -> None:
+        percentage = 100 * done // self.total
+        if percentage >= self._shown + 5 or done == self.total:  # a message per 5%, not per file
+            self._shown = percentage
+            self.server.work_done_progress.report(self.token, types.WorkDoneProgressReport(
+                message=f"{done}/{self.total} files", percentage=percentage))
+
+    def end(self, modules: int) -> None:
+        self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=f"{modules} modules"))
 
 
 class WorkspaceModules:
@@ -140,10 +167,32 @@ class WorkspaceModules:
             texts = self._open_texts()
             paths = await asyncio.to_thread(workspace_files, self.root, self.limit, index)
             paths = sorted(set(paths) | set(texts))
-            if paths:
-                scanned = await asyncio.to_thread(_module_rows, index, paths, texts, self.root)
+            if not paths:
+                return
+            progress = await self._progress(len(paths))
+            loop = asyncio.get_running_loop()
+            report = (lambda done: loop.call_soon_threadsafe(progress.report, done)) if progress else None
+            scanned: dict = {}
+            try:
+                scanned = await asyncio.to_thread(_module_rows, index, paths, texts, self.root, report)
                 self._commit(index, paths, scanned)
-                log.info("workspace %s: %d of its modules scanned", self.root, len(scanned))
+            finally:
+                if progress is not None:
+                    progress.end(len(scanned))
+            log.info("workspace %s: %d of its modules scanned", self.root, len(scanned))
+
+    async def _progress(self, total: int) -> _ScanProgress | None:
+        """Progress for a scan long enough to notice, when the editor shows work-done progress."""
+        window = self.server.client_capabilities.window
+        if total < PROGRESS_FROM or not (window and window.work_done_progress):
+            return None
+        progress = _ScanProgress(self.server, total)
+        try:
+            await progress.begin()
+        except Exception as exc:  # the editor refused the token: scan without showing it
+            log.info("no progress shown for the workspace scan: %s", exc)
+            return None
+        return progress
 
     async def _scan_one(self, path: str, text: str | None) -> None:
         """One file again: the editor's ``text`` when given, else the disk's (gone from disk: forgotten)."""

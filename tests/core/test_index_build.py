@@ -250,6 +250,17 @@ def test_replace_module_moves_the_generation_only_when_exports_change(idx, tmp_p
     assert not local.drop_module(":app/a")
 
 
+def test_scanning_a_documented_module_again_keeps_what_the_docs_say(idx):
+    local = SymbolIndex(idx.symbols(), meta=idx.meta, module_paths={":acme/shapes": idx.module_path(":acme/shapes")})
+    path = idx.module_path(":acme/shapes")
+    ((mid, (rows, where)),) = local.module_rows([path], root=FIX / "gerbil-src").items()
+    assert mid == ":acme/shapes" and not local.replace_module(mid, rows, where)  # the same as the build made it
+    area = local.get(":acme/shapes", "area")
+    assert area.documented and area.doc_url.endswith("#area") and area.source_path == path
+    point_z = local.get(":acme/shapes", "point-z")  # documented, not exported: still there for hover
+    assert point_z is not None and not point_z.exported and point_z.doc_url.endswith("#point-z")
+
+
 def test_a_project_file_name_that_is_not_utf8_saves_and_loads(tmp_path):
     proj = tmp_path / "proj"
     proj.mkdir()

@@ -157,6 +157,24 @@ async def test_files_changed_on_disk_are_followed_where_the_editor_reports_them(
     assert not [d for d in client.diagnostics[uri] if d.code == "unbound"]
 
 
+async def test_a_long_scan_shows_progress_in_the_editor(client, project):
+    for n in range(60):
+        (project / f"part{n}.ss").write_text(f"(export part-{n})\n(def (part-{n} x) x)\n")
+    await client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)),
+        root_uri=project.as_uri()))
+    for _ in range(100):
+        reports = [r for token, r in client.progress_reports.items() if token.startswith("gerbil-lsp-workspace")]
+        if reports and isinstance(reports[0][-1], types.WorkDoneProgressEnd):
+            break
+        await asyncio.sleep(0.1)
+    (steps,) = reports
+    assert isinstance(steps[0], types.WorkDoneProgressBegin) and steps[0].message == "0/62 files"
+    assert isinstance(steps[-1], types.WorkDoneProgressEnd) and steps[-1].message == "62 modules"
+    shown = [step.percentage for step in steps[1:-1]]
+    assert shown == sorted(shown) and shown[-1] == 100 and len(shown) <= 21  # a report per 5%, not per file
+
+
 def test_the_workspace_walk_skips_build_output_stops_at_the_limit_and_leaves_what_the_index_has(project, tmp_path):
     (project / "sub").mkdir()
     (project / "sub" / "more.ss").write_text("(export x)\n(def x 1)\n")

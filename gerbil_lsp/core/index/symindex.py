@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class SymbolIndex:
         # (module, name) -> Symbol, or the row's raw dict until first use (lazy load)
         self._rows: dict[tuple[str | None, str], Symbol | dict] = {}
         self._by_name_cache: dict[str, list[tuple[str | None, str]]] | None = {}
+        self._by_module_cache: dict[str | None, set[tuple[str | None, str]]] | None = {}
         self._exports: dict[str | None, set[str]] = {}
         self._module_paths: dict[str, str | None] = dict(module_paths or {})
         self._drift: list[DriftEntry] = list(drift)
@@ -63,6 +64,8 @@ class SymbolIndex:
         self._rows[key] = row
         if self._by_name_cache is not None:
             self._by_name_cache.setdefault(name, []).append(key)
+        if self._by_module_cache is not None:
+            self._by_module_cache.setdefault(module, set()).add(key)
         if exported and phase == 0:
             self._exports.setdefault(module, set()).add(name)
         elif exported and module is None:
@@ -76,6 +79,8 @@ class SymbolIndex:
         keys = self._by_name_cache.get(key[1]) if self._by_name_cache is not None else None
         if keys and key in keys:
             keys.remove(key)
+        if self._by_module_cache is not None:
+            self._by_module_cache.get(key[0], set()).discard(key)
         self._exports.get(key[0], set()).discard(key[1])
         if key[0] is None:
             self._prelude_other.discard(key[1])
@@ -114,6 +119,7 @@ class SymbolIndex:
             if module is not None and module not in self._module_paths:
                 self._module_paths[module] = None
         self._by_name_cache = None  # built on first lookup
+        self._by_module_cache = None
 
     @property
     def _by_name(self) -> dict[str, list[tuple[str | None, str]]]:
@@ -127,6 +133,15 @@ class SymbolIndex:
                     lst.append(key)
             self._by_name_cache = idx
         return self._by_name_cache
+
+    def _module_keys(self, module: str | None) -> list[tuple[str | None, str]]:
+        """The keys of one module's rows (the table by module is built on first use)."""
+        if self._by_module_cache is None:
+            table: dict[str | None, set[tuple[str | None, str]]] = {}
+            for key in self._rows:
+                table.setdefault(key[0], set()).add(key)
+            self._by_module_cache = table
+        return sorted(self._by_module_cache.get(module, ()), key=lambda key: key[1])
 
     def _sym(self, key: tuple[str | None, str]) -> Symbol | None:
         row = self._rows.get(key)
@@ -145,7 +160,7 @@ class SymbolIndex:
     def add_module(self, module: str, symbols: Iterable[Symbol], path: str | None = None) -> None:
         """Register (or replace) a module's exports, e.g. a project file scanned live."""
         self.generation += 1
-        for key in [k for k in self._rows if k[0] == module]:
+        for key in self._module_keys(module):
             self._drop(key)
         self._exports.pop(module, None)
         self._module_paths[module] = path
@@ -169,11 +184,13 @@ class SymbolIndex:
         return list(scanned)
 
     def module_rows(self, paths: Iterable[str | os.PathLike], results: dict | None = None,
-                    root: str | os.PathLike | None = None) -> dict[str, tuple[list[Symbol], str | None]]:
+                    root: str | os.PathLike | None = None,
+                    progress: Callable[[int], None] | None = None) -> dict[str, tuple[list[Symbol], str | None]]:
         """What :meth:`scan_files` would add, by module id: (export rows, path). Changes nothing.
 
         Only reads the index, so it may run on a worker thread while the index is
         being read elsewhere; :meth:`replace_module` commits each result.
+        ``progress(files read so far)`` is called after each file.
         """
         from .build import _row_from_binding
         from .source import Binding, SourceTree
@@ -188,12 +205,14 @@ class SymbolIndex:
         tree = SourceTree(external=external)
         results = {os.path.normpath(str(k)): v for k, v in (results or {}).items()}
         added = []
-        for p in paths:
+        for done, p in enumerate(paths, start=1):
             sp = os.path.normpath(str(p))
             mod = tree.add_file(Path(sp), root=Path(root) if root else None,
                                 result=results.get(sp))
             if mod is not None:
                 added.append(mod.id)
+            if progress is not None:
+                progress(done)
         out: dict[str, tuple[list[Symbol], str | None]] = {}
         for mid in added:
             rows = []
@@ -208,8 +227,28 @@ class SymbolIndex:
                 else:
                     sym = _row_from_binding(n, mid, b)
                 rows.append(sym)
-            out[mid] = (rows, tree.modules[mid].path)
+            out[mid] = (self._keep_docs(mid, rows), tree.modules[mid].path)
         return out
+
+    def _keep_docs(self, module: str, rows: list[Symbol]) -> list[Symbol]:
+        """What the docs said of a module's names stays when its source is scanned again.
+
+        As :func:`build_index` merges them: documented exports keep their doc facts, and
+        documented names the source no longer exports stay as unexported rows (hover shows them).
+        """
+        from .build import _merge_doc
+
+        documented = {key[1]: row for key in self._module_keys(module)
+                      if (row := self._sym(key)) is not None and row.documented}
+        for row in rows:
+            doc = documented.pop(row.name, None)
+            if doc is not None:
+                _merge_doc(row, doc)
+        for name, doc in documented.items():
+            gone = Symbol.from_json(doc.to_json(), name=name, module=module)
+            gone.exported = False
+            rows.append(gone)
+        return rows
 
     def replace_module(self, module: str, symbols: list[Symbol], path: str | None = None) -> bool:
         """:meth:`add_module`, unless nothing but source locations changed; True when the exports changed.
@@ -220,7 +259,7 @@ class SymbolIndex:
         """
         for s in symbols:
             s.module = module
-        old = {name: self._sym((mod, name)) for mod, name in list(self._rows) if mod == module}
+        old = {key[1]: self._sym(key) for key in self._module_keys(module)}
         same_shape = (self._module_paths.get(module) == path and set(old) == {s.name for s in symbols}
                       and all(_without_location(old[s.name]) == _without_location(s) for s in symbols))
         if not same_shape:
@@ -233,7 +272,7 @@ class SymbolIndex:
 
     def drop_module(self, module: str) -> bool:
         """Forget a module (its file was deleted); True when the index had it."""
-        keys = [k for k in self._rows if k[0] == module]
+        keys = self._module_keys(module)
         known = bool(keys) or module in self._module_paths
         for key in keys:
             self._drop(key)
