@@ -196,16 +196,17 @@ class WorkspaceModules:
 
     async def _scan_one(self, path: str, text: str | None) -> None:
         """One file again: the editor's ``text`` when given, else the disk's (gone from disk: forgotten)."""
+        await self._scan([path], {path: text} if text is not None else {})
+
+    async def _scan(self, paths: list[str], texts: dict[str, str]) -> None:
+        """Some files again, with the editor's texts where given."""
         async with self._lock:
             index = self.server.index
             if index is None or self.root is None:
                 return
-            if text is None and not os.path.isfile(path):
-                scanned = {}
-            else:
-                texts = {path: text} if text is not None else {}
-                scanned = await asyncio.to_thread(_module_rows, index, [path], texts, self.root)
-            self._commit(index, [path], scanned)
+            present = [path for path in paths if path in texts or os.path.isfile(path)]
+            scanned = await asyncio.to_thread(_module_rows, index, present, texts, self.root) if present else {}
+            self._commit(index, paths, scanned)
 
     def _commit(self, index, paths: list[str], scanned: dict) -> None:
         """Put what a scan found into the index; check the open files again if an export changed."""
@@ -219,26 +220,33 @@ class WorkspaceModules:
                 continue
             if (os.path.normpath(path) in renamed or not os.path.isfile(path)) and index.drop_module(old):
                 changed.append(old)
-        if changed:
-            log.info("workspace modules changed: %s", ", ".join(sorted(changed)[:10]))
-            from gerbil_lsp.server.features.diagnostics import schedule
+        if not changed:
+            return
+        log.info("workspace modules changed: %s", ", ".join(sorted(changed)[:10]))
+        from gerbil_lsp.server.features.diagnostics import schedule
 
-            for document in list(self.server.workspace.text_documents.values()):
-                schedule(self.server, document.uri, delay_ms=0)
+        for document in list(self.server.workspace.text_documents.values()):
+            schedule(self.server, document.uri, delay_ms=0)
+        # a module that re-exports a changed one holds copies of its rows: scan it again too
+        ours = [mid for mid in index.modules() if self._in_workspace(index.module_path(mid))]
+        again = [index.module_path(mid) for mid in index.reexporters(set(changed), ours)]
+        if again:
+            texts = self._open_texts()
+            self._spawn(self._scan(again, {path: texts[path] for path in again if path in texts}))
 
     # -- helpers ---------------------------------------------------------------------------
     def _path(self, uri: str) -> str | None:
         """The file behind ``uri`` when it is a ``.ss`` file of the workspace, else None."""
         from gerbil_lsp.server.app import uri_to_path
 
-        if self.root is None or not self.limit:
-            return None
-        path = uri_to_path(uri)
-        if path is None or not path.endswith(".ss"):
+        return self._in_workspace(uri_to_path(uri))
+
+    def _in_workspace(self, path: str | None) -> str | None:
+        """``path``, absolute, when it is a ``.ss`` file of the workspace (outside build output), else None."""
+        if self.root is None or not self.limit or path is None or not path.endswith(".ss"):
             return None
         path = os.path.normpath(os.path.abspath(path))
-        relative = os.path.relpath(path, self.root)
-        parts = relative.split(os.sep)
+        parts = os.path.relpath(path, self.root).split(os.sep)
         if parts[0] == os.pardir or any(p in ALWAYS_SKIP_DIRS or p.startswith(".") for p in parts[:-1]):
             return None
         return path

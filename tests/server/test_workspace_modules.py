@@ -113,6 +113,22 @@ async def test_an_export_added_in_the_editor_is_known_once_saved_before_it_reach
     assert "discount-of" not in (project / "util.ss").read_text()
 
 
+async def test_a_module_that_re_exports_a_changed_one_follows_it(client, project):
+    (project / "all.ss").write_text("(import ./util)\n(export (import: ./util))\n")
+    shop = "(import :gerbil/core :shop/all)\n(def (sale item)\n  (discount-of (price-of item 1)))\n"
+    await start(client, project)
+    uri = (project / "shop.ss").as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="gerbil", version=1, text=shop)))
+    assert await unbound_names(client, uri, until=lambda names: names == {"discount-of"}) == {"discount-of"}
+    (project / "util.ss").write_text(UTIL.replace("(export price-of)", "(export price-of discount-of)")
+                                     + "\n(def (discount-of item) item)\n")
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[
+        types.FileEvent(uri=(project / "util.ss").as_uri(), type=types.FileChangeType.Changed)]))
+    # :shop/all is scanned again because it re-exports :shop/util; then shop.ss is checked again
+    assert await unbound_names(client, uri, until=lambda names: not names) == set()
+
+
 async def test_unsaved_edits_are_scanned_once_the_text_rests(client, project):
     uri = await start(client, project)
     await unbound_names(client, uri, until=lambda names: names == {"discount-of"})

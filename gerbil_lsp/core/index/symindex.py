@@ -270,6 +270,15 @@ class SymbolIndex:
             row.source_path, row.source_line, row.source_character = s.source_path, s.source_line, s.source_character
         return False
 
+    def reexporters(self, modules: set[str], among: Iterable[str]) -> list[str]:
+        """Those of ``among`` that export a name from one of ``modules``: their rows copy its rows."""
+        out = []
+        for mid in among:
+            if mid not in modules and any((row := self._sym(key)) is not None and row.origin in modules
+                                          for key in self._module_keys(mid)):
+                out.append(mid)
+        return out
+
     def drop_module(self, module: str) -> bool:
         """Forget a module (its file was deleted); True when the index had it."""
         keys = self._module_keys(module)
