@@ -32,11 +32,13 @@ REST_S = 1.0
 MAX_DIRS = 5000
 #: a whole-workspace scan of this many files or more shows progress in the editor
 PROGRESS_FROM = 50
+#: bigger .ss files are generated code (a parser table, an expanded bootstrap): not scanned unless opened
+MAX_FILE_BYTES = 2_000_000
 
 
-def _mtime(path: str) -> float | None:
+def _stat(path: str) -> os.stat_result | None:
     try:
-        return os.stat(path).st_mtime
+        return os.stat(path)
     except OSError:
         return None
 
@@ -45,9 +47,10 @@ def workspace_files(root: str, limit: int, index) -> list[str]:
     """Up to ``limit`` ``.ss`` files under ``root``, less those the index has as they are on disk.
 
     A file the index was built from (same path), unchanged since the index file
-    was written, need not be scanned again.
+    was written, need not be scanned again; nor a file too big to be written by hand.
     """
-    built = _mtime(index.source_file) if index.source_file else None
+    built_stat = _stat(index.source_file) if index.source_file else None
+    built = built_stat.st_mtime if built_stat else None
     out: list[str] = []
     for walked, (folder, folders, names) in enumerate(os.walk(root), start=1):
         folders[:] = sorted(d for d in folders if d not in ALWAYS_SKIP_DIRS and not d.startswith("."))
@@ -55,7 +58,10 @@ def workspace_files(root: str, limit: int, index) -> list[str]:
             if not name.endswith(".ss"):
                 continue
             path = os.path.join(folder, name)
-            if built is not None and index.module_for_path(path) and (_mtime(path) or built + 1) <= built:
+            stat = _stat(path)
+            if stat is None or stat.st_size > MAX_FILE_BYTES:
+                continue
+            if built is not None and stat.st_mtime <= built and index.module_for_path(path):
                 continue
             out.append(path)
             if len(out) >= limit:

@@ -195,6 +195,7 @@ def test_the_workspace_walk_skips_build_output_stops_at_the_limit_and_leaves_wha
     (project / "sub").mkdir()
     (project / "sub" / "more.ss").write_text("(export x)\n(def x 1)\n")
     (project / "notes.txt").write_text("not a module\n")
+    (project / "table.ss").write_text(";; generated\n" + "(def t '(" + "0 " * 1_000_001 + "))\n")  # over 2 MB
     unrelated = SymbolIndex()  # an index built from no project: every file is scanned, none under .gerbil/
     assert sorted(workspace_files(str(project), 100, unrelated)) == [
         str(project / "main.ss"), str(project / "sub" / "more.ss"), str(project / "util.ss")]
