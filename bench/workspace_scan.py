@@ -65,7 +65,7 @@ def in_process(root: Path, limit: int) -> dict:
     scanned = _module_rows(index, paths, {}, str(root))
     thread_s = time.perf_counter() - start
     start = time.perf_counter()
-    changed = sum(index.replace_module(mid, rows, path) for mid, (rows, path) in scanned.items())
+    changed = sum(index.replace_module(mid, module.rows, module.path) for mid, module in scanned.items())
     commit_ms = (time.perf_counter() - start) * 1000
     return {"files": len(paths), "modules": len(scanned), "changed": changed, "worker_thread_s": thread_s,
             "event_loop_commit_ms": commit_ms}

@@ -18,9 +18,12 @@ import asyncio
 import logging
 import os
 import uuid
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from lsprotocol import types
 
+from gerbil_lsp.core.index import ScannedModule
 from gerbil_lsp.core.index.source import ALWAYS_SKIP_DIRS
 from gerbil_lsp.core.reader import read_source
 
@@ -73,6 +76,15 @@ def workspace_files(root: str, limit: int, index) -> list[str]:
     return out
 
 
+class WorkspaceDefinition(NamedTuple):
+    module: str
+    name: str
+    kind: str
+    path: str
+    line: int
+    character: int
+
+
 def _module_rows(index, paths: list[str], texts: dict[str, str], root: str, progress=None) -> dict:
     """On the worker thread. The editor's texts are read here, so no tree the event loop edits is shared."""
     results = {path: read_source(text) for path, text in texts.items()}
@@ -112,6 +124,8 @@ class WorkspaceModules:
         self._lock = asyncio.Lock()  # one scan at a time: each commits before the next reads
         self._resting: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task] = set()
+        # module id -> the last scan of it (its top-level definitions, for workspace/symbol)
+        self.scans: dict[str, ScannedModule] = {}
 
     @property
     def limit(self) -> int:
@@ -133,6 +147,28 @@ class WorkspaceModules:
         """Wait until no scan is waiting or running (for tests and benchmarks)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def definitions(self) -> Iterator[WorkspaceDefinition]:
+        """Every top-level definition of the workspace's modules (workspace/symbol).
+
+        A module scanned since start-up gives all its definitions; one the index
+        already had as it is on disk (not scanned again) gives its exports.
+        """
+        index = self.server.index
+        for mid, scan in list(self.scans.items()):
+            for d in scan.definitions:
+                if d.path and not (d.generated_by and d.generated_by != d.name):  # not point-x of point
+                    yield WorkspaceDefinition(mid, d.name, d.kind, d.path, d.line, d.character)
+        if index is None:
+            return
+        for mid in index.modules():
+            if mid in self.scans or not self._in_workspace(index.module_path(mid)):
+                continue
+            for name in sorted(index.exports(mid)):
+                row = index.get(mid, name)
+                if row is not None and row.source_path and row.source_line is not None and not row.origin:
+                    yield WorkspaceDefinition(mid, name, row.kind, row.source_path, row.source_line,
+                                              row.source_character or 0)
 
     # -- the editor's events (document listener) -------------------------------------------
     def on_did_open(self, uri: str, text: str, version: int) -> None:
@@ -219,13 +255,16 @@ class WorkspaceModules:
         if index is not self.server.index:
             return  # the settings switched the index meanwhile; index_replaced scans the new one
         before = {path: index.module_for_path(path) for path in paths}
-        changed = [mid for mid, (rows, path) in scanned.items() if index.replace_module(mid, rows, path)]
-        renamed = {os.path.normpath(path) for _, path in scanned.values() if path}
+        changed = [mid for mid, module in scanned.items() if index.replace_module(mid, module.rows, module.path)]
+        self.scans.update((mid, module) for mid, module in scanned.items())
+        renamed = {os.path.normpath(module.path) for module in scanned.values() if module.path}
         for path, old in before.items():  # deleted, or now a module of another name (its package: changed)
             if old is None or old in scanned:
                 continue
-            if (os.path.normpath(path) in renamed or not os.path.isfile(path)) and index.drop_module(old):
-                changed.append(old)
+            if os.path.normpath(path) in renamed or not os.path.isfile(path):
+                self.scans.pop(old, None)
+                if index.drop_module(old):
+                    changed.append(old)
         if not changed:
             return
         log.info("workspace modules changed: %s", ", ".join(sorted(changed)[:10]))

@@ -232,7 +232,7 @@ def test_replace_module_moves_the_generation_only_when_exports_change(idx, tmp_p
 
     def rows(text: str):
         (scanned,) = local.module_rows([proj / "a.ss"], results={proj / "a.ss": read_source(text)}).values()
-        return scanned
+        return scanned.rows, scanned.path
 
     assert local.replace_module(":app/a", *rows("(export go)\n(def (go x) x)\n"))  # new: the exports changed
     generation = local.generation
@@ -253,8 +253,8 @@ def test_replace_module_moves_the_generation_only_when_exports_change(idx, tmp_p
 def test_scanning_a_documented_module_again_keeps_what_the_docs_say(idx):
     local = SymbolIndex(idx.symbols(), meta=idx.meta, module_paths={":acme/shapes": idx.module_path(":acme/shapes")})
     path = idx.module_path(":acme/shapes")
-    ((mid, (rows, where)),) = local.module_rows([path], root=FIX / "gerbil-src").items()
-    assert mid == ":acme/shapes" and not local.replace_module(mid, rows, where)  # the same as the build made it
+    ((mid, scanned),) = local.module_rows([path], root=FIX / "gerbil-src").items()
+    assert mid == ":acme/shapes" and not local.replace_module(mid, scanned.rows, scanned.path)  # as the build made it
     area = local.get(":acme/shapes", "area")
     assert area.documented and area.doc_url.endswith("#area") and area.source_path == path
     point_z = local.get(":acme/shapes", "point-z")  # documented, not exported: still there for hover

@@ -22,7 +22,8 @@ from gerbil_lsp.core.index import SymbolIndex, build_index
 from gerbil_lsp.server.workspace import workspace_files
 from tests.server.test_lsp_features import FIXTURE_SRC
 
-UTIL = "(import :gerbil/core)\n(export price-of)\n\n(def (price-of item qty)\n  (* qty 2))\n"
+UTIL = ("(import :gerbil/core)\n(export price-of)\n\n(def (price-of item qty)\n  (* qty 2))\n"
+        "\n(def (round-price p) p)\n(defstruct basket (items))\n")
 MAIN = "(import :gerbil/core ./util)\n\n(def (total item)\n  (price-of item 3))\n\n(def (bad item)\n  (discount-of item))\n"
 
 
@@ -97,6 +98,29 @@ async def test_a_file_importing_a_workspace_module_is_checked_completed_and_navi
     (location,) = await client.text_document_definition_async(types.DefinitionParams(
         text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=3, character=5)))
     assert location.uri == (project / "util.ss").as_uri() and location.range.start.line == 3
+
+
+async def test_workspace_symbols_find_every_top_level_definition(client, project):
+    uri = await start(client, project)
+    await unbound_names(client, uri, until=lambda names: names == {"discount-of"})
+    found = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="price"))
+    # the prefix match first, then the substring; exported or not; generated names (basket-items) left out
+    assert [(s.name, s.container_name) for s in found] == [("price-of", ":shop/util"), ("round-price", ":shop/util")]
+    assert found[0].location.uri == (project / "util.ss").as_uri() and found[0].location.range.start.line == 3
+    assert found[0].kind == types.SymbolKind.Function
+    names = [s.name for s in await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="bskt"))]
+    assert names == ["basket"]  # letters in order
+    everything = [s.name for s in await client.workspace_symbol_async(types.WorkspaceSymbolParams(query=""))]
+    assert {"total", "bad", "price-of", "round-price", "basket"} <= set(everything)
+    assert not {"basket-items", "make-basket"} & set(everything)
+
+
+async def test_modules_the_index_has_as_on_disk_are_not_scanned_again_and_give_their_exports(client, project):
+    build_index(None, FIXTURE_SRC, [project]).save(project.parent / "index.json.gz")  # `index build --project`
+    uri = await start(client, project)
+    await unbound_names(client, uri, until=lambda names: names == {"discount-of"})
+    found = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="price"))
+    assert [(s.name, s.container_name, s.location.range.start.line) for s in found] == [("price-of", ":shop/util", 3)]
 
 
 async def test_an_export_added_in_the_editor_is_known_once_saved_before_it_reaches_the_disk(client, project):

@@ -22,7 +22,7 @@ from .model import Arity, DriftEntry, ImportSpec, LocalDefinition, Symbol
 from .modules import module_id_for_path, resolve_relative_library
 from .source import SourceTree, local_definitions
 from .store import FORMAT_VERSION, IndexLoadError, IndexVersionError
-from .symindex import PRELUDE_MODULE, SymbolIndex
+from .symindex import PRELUDE_MODULE, ScannedModule, SymbolIndex
 
 __all__ = [
     "FORMAT_VERSION",
@@ -35,6 +35,7 @@ __all__ = [
     "LocalDefinition",
     "SourceTree",
     "Symbol",
+    "ScannedModule",
     "SymbolIndex",
     "build_bundle",
     "build_index",

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .model import DriftEntry, ImportSpec, LocalDefinition, Symbol
 from .modules import ImportContext, module_id_for_path, node_head, node_symbol, parse_import_form
+
+if TYPE_CHECKING:
+    from .source import Definition
 
 #: the module that is the prelude of ordinary Gerbil files
 PRELUDE_MODULE = ":gerbil/core"
@@ -179,14 +183,14 @@ class SymbolIndex:
         exports replace what the index had for it.
         """
         scanned = self.module_rows(paths, results, root)
-        for mid, (rows, path) in scanned.items():
-            self.add_module(mid, rows, path)
+        for mid, module in scanned.items():
+            self.add_module(mid, module.rows, module.path)
         return list(scanned)
 
     def module_rows(self, paths: Iterable[str | os.PathLike], results: dict | None = None,
                     root: str | os.PathLike | None = None,
-                    progress: Callable[[int], None] | None = None) -> dict[str, tuple[list[Symbol], str | None]]:
-        """What :meth:`scan_files` would add, by module id: (export rows, path). Changes nothing.
+                    progress: Callable[[int], None] | None = None) -> dict[str, ScannedModule]:
+        """What :meth:`scan_files` would add, by module id. Changes nothing.
 
         Only reads the index, so it may run on a worker thread while the index is
         being read elsewhere; :meth:`replace_module` commits each result.
@@ -213,7 +217,7 @@ class SymbolIndex:
                 added.append(mod.id)
             if progress is not None:
                 progress(done)
-        out: dict[str, tuple[list[Symbol], str | None]] = {}
+        out: dict[str, ScannedModule] = {}
         for mid in added:
             rows = []
             for n, b in sorted(tree.exports(mid).items()):
@@ -227,7 +231,8 @@ class SymbolIndex:
                 else:
                     sym = _row_from_binding(n, mid, b)
                 rows.append(sym)
-            out[mid] = (self._keep_docs(mid, rows), tree.modules[mid].path)
+            module = tree.modules[mid]
+            out[mid] = ScannedModule(self._keep_docs(mid, rows), module.path, list(module.defs.values()))
         return out
 
     def _keep_docs(self, module: str, rows: list[Symbol]) -> list[Symbol]:
@@ -525,6 +530,15 @@ class SymbolIndex:
         st = self.stats()
         return (f"<SymbolIndex {st['symbols']} symbols, {st['modules']} modules, "
                 f"prelude {st['prelude']} ({'complete' if self.prelude_complete() else 'docs'})>")
+
+
+@dataclass
+class ScannedModule:
+    """One module as :meth:`SymbolIndex.module_rows` read it."""
+
+    rows: list[Symbol]  # its exports, as index rows
+    path: str | None
+    definitions: list[Definition]  # every top-level definition, exported or not (workspace symbols)
 
 
 def _without_location(sym: Symbol | None) -> dict | None:

@@ -15,8 +15,9 @@ def register_all(server) -> None:
         inline_completion,
         lifecycle,
         signature_help,
+        workspace_symbol,
     )
 
     for module in (lifecycle, diagnostics, completion, hover, signature_help, definition, document_symbol,
-                   code_actions, inline_completion, commands):
+                   code_actions, inline_completion, commands, workspace_symbol):
         module.register(server)

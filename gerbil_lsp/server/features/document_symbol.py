@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-_KIND = {
+SYMBOL_KIND = {  # the kinds of the index and the scanner, as LSP symbol kinds
     "procedure": types.SymbolKind.Function,
     "macro": types.SymbolKind.Function,
     "syntax": types.SymbolKind.Function,
@@ -33,7 +33,7 @@ def register(server) -> None:
             end = types.Position(line=local.end_line if local.end_line is not None else local.line,
                                  character=local.end_character if local.end_character is not None else local.character)
             symbols.append(types.DocumentSymbol(
-                name=name, detail=local.signature or local.kind, kind=_KIND.get(local.kind, types.SymbolKind.Variable),
+                name=name, detail=local.signature or local.kind, kind=SYMBOL_KIND.get(local.kind, types.SymbolKind.Variable),
                 range=types.Range(start=start, end=end), selection_range=types.Range(start=start, end=start),
             ))
         return symbols
