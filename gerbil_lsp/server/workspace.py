@@ -77,6 +77,8 @@ def workspace_files(root: str, limit: int, index) -> list[str]:
 
 
 class WorkspaceDefinition(NamedTuple):
+    """A top-level definition of a workspace module, where workspace/symbol points."""
+
     module: str
     name: str
     kind: str
@@ -142,11 +144,6 @@ class WorkspaceModules:
         """The settings named another index: it gets the workspace's modules too."""
         if self.root is not None and self.limit:
             self._spawn(self._scan_all())
-
-    async def settled(self) -> None:
-        """Wait until no scan is waiting or running (for tests and benchmarks)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def definitions(self) -> Iterator[WorkspaceDefinition]:
         """Every top-level definition of the workspace's modules (workspace/symbol).
