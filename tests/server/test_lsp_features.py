@@ -175,3 +175,30 @@ async def test_debounced_changes_publish_for_the_latest_text(client: LanguageCli
     await asyncio.sleep(0.3)
     codes = [d.code for d in client.diagnostics[uri]]
     assert codes == ["arity"]
+
+
+async def test_selection_grows_one_s_expression_at_a_time(client: LanguageClient, tmp_path):
+    text = "(def (area r)\n  (* 3 (square r)))\n\n(area 2)\n"
+    uri = await open_doc(client, tmp_path, text)
+    inner, between = types.Position(line=1, character=16), types.Position(line=2, character=0)
+    found, outside = await client.text_document_selection_range_async(types.SelectionRangeParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), positions=[inner, between]))
+    chain = []
+    while found is not None:
+        start, end = found.range.start, found.range.end
+        chain.append(text.splitlines()[start.line][start.character:end.character] if start.line == end.line
+                     else (start.line, end.line))
+        found = found.parent
+    assert chain == ["r", "(square r)", "(* 3 (square r))", (0, 1)]
+    assert outside.range == types.Range(start=between, end=between) and outside.parent is None
+
+
+async def test_folding_ranges_for_lists_over_lines_and_comment_runs(client: LanguageClient, tmp_path):
+    text = (";;; Geometry\n;; areas of shapes\n;; (and more)\n(def (area r)\n  (let ((k 3))\n    (* k r r)))\n"
+            "(def (one) 1)\n#| a block\n   comment |#\n")
+    uri = await open_doc(client, tmp_path, text)
+    ranges = await client.text_document_folding_range_async(types.FoldingRangeParams(
+        text_document=types.TextDocumentIdentifier(uri=uri)))
+    found = {(r.start_line, r.end_line, r.kind) for r in ranges}
+    assert found == {(0, 2, types.FoldingRangeKind.Comment), (7, 8, types.FoldingRangeKind.Comment),
+                     (3, 5, None), (4, 5, None)}  # (def (one) 1) and (k 3) are on one line

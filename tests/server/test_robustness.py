@@ -82,7 +82,7 @@ async def published(client: LanguageClient, uri: str, seconds: float = BOUND) ->
 
 
 async def ask_everything(client: LanguageClient, uri: str, position: types.Position, seconds: float = BOUND) -> list:
-    """Every position-taking feature (and documentSymbol) at ``position``; each must answer in time."""
+    """Every feature of a document (at ``position`` where it takes one); each must answer in time."""
     here = types.Range(start=position, end=position)
     return [
         await bounded(client.text_document_completion_async(
@@ -97,6 +97,10 @@ async def ask_everything(client: LanguageClient, uri: str, position: types.Posit
             types.DocumentSymbolParams(text_document=doc_id(uri))), seconds),
         await bounded(client.text_document_code_action_async(types.CodeActionParams(
             text_document=doc_id(uri), range=here, context=types.CodeActionContext(diagnostics=[]))), seconds),
+        await bounded(client.text_document_selection_range_async(types.SelectionRangeParams(
+            text_document=doc_id(uri), positions=[position])), seconds),
+        await bounded(client.text_document_folding_range_async(
+            types.FoldingRangeParams(text_document=doc_id(uri))), seconds),
     ]
 
 
@@ -151,10 +155,10 @@ async def test_positions_out_of_range_are_answered(client: LanguageClient, tmp_p
     did_open(client, empty, "")
     assert await published(client, empty) == []
     for line, character in [(0, 0), (0, 1), (1, 0), (far, far)]:
-        completion, hover, signature, definition, symbols, actions = await ask_everything(
+        completion, hover, signature, definition, symbols, actions, (selection,), folds = await ask_everything(
             client, empty, types.Position(line=line, character=character))
         assert hover is None and signature is None and definition is None
-        assert not symbols and not actions
+        assert not symbols and not actions and not folds and selection.parent is None
         assert completion is not None  # the prelude is offered even in an empty file
     await assert_alive(client, tmp_path)
 
@@ -238,7 +242,7 @@ async def test_invalid_utf8_files_on_disk(client: LanguageClient, tmp_path, bad_
     found = await published(client, uri)
     assert not [d for d in found if "bad-name" in d.message]  # the bad file's export is indexed and visible
     position = types.Position(line=1, character=3)
-    completion, hover, signature, definition, symbols, actions = await ask_everything(client, uri, position)
+    completion, hover, signature, definition, *_ = await ask_everything(client, uri, position)
     assert hover is not None and "bad-name" in hover.contents.value
     assert definition and definition[0].uri == (src / "std" / "bad.ss").resolve().as_uri()
     await ask_everything(client, uri, types.Position(line=1, character=12))  # on `helper`, from ./util

@@ -11,13 +11,15 @@ def register_all(server) -> None:
         definition,
         diagnostics,
         document_symbol,
+        folding_range,
         hover,
         inline_completion,
         lifecycle,
+        selection_range,
         signature_help,
         workspace_symbol,
     )
 
     for module in (lifecycle, diagnostics, completion, hover, signature_help, definition, document_symbol,
-                   code_actions, inline_completion, commands, workspace_symbol):
+                   code_actions, inline_completion, commands, workspace_symbol, selection_range, folding_range):
         module.register(server)
