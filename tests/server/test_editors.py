@@ -1,7 +1,8 @@
 """The server through real editors' LSP clients: Neovim (headless) and Emacs eglot (batch).
 
-Each editor opens a Gerbil file with a wrong-arity call, then asks for hover and
-completion; the client's own view of the results is written to JSON and checked.
+Each editor opens a Gerbil file with a wrong-arity call, then asks for hover,
+completion, and a workspace symbol defined in another file of the folder; the
+client's own view of the results is written to JSON and checked.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 HERE = Path(__file__).parent / "editors"
 SOURCE = "(def h (make-hash-table))\n(hash-get h 'a 'b)\n(hash-\n"
+UTIL = "(export frobnicate-widget)\n(def (frobnicate-widget w) w)\n"
 
 
 def run_editor(command: list[str], tmp_path: Path) -> dict:
@@ -34,6 +36,7 @@ def check(result: dict) -> None:
     assert any("'hash-get' takes 2 arguments, given 3" in m for m in messages), messages
     assert "(hash-get hash key)" in result["hover"] and "#f" in result["hover"]
     assert "hash-get" in result["completion"] and "hash-put!" in result["completion"]
+    assert result["workspace_symbols"] == ["frobnicate-widget"]  # from util.ss, which the editor never opened
 
 
 @pytest.mark.slow
@@ -41,6 +44,7 @@ def check(result: dict) -> None:
 def test_neovim_headless(tmp_path):
     source = tmp_path / "main.ss"
     source.write_text(SOURCE)
+    (tmp_path / "util.ss").write_text(UTIL)
     check(run_editor(["nvim", "--headless", "-u", "NONE", "-c", f"luafile {HERE / 'neovim_client.lua'}", str(source)],
                      tmp_path))
 
@@ -50,4 +54,5 @@ def test_neovim_headless(tmp_path):
 def test_emacs_eglot_batch(tmp_path):
     source = tmp_path / "main.ss"
     source.write_text(SOURCE)
+    (tmp_path / "util.ss").write_text(UTIL)
     check(run_editor(["emacs", "--batch", "-q", "-l", str(HERE / "eglot_client.el"), str(source)], tmp_path))

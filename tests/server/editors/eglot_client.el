@@ -1,4 +1,4 @@
-;;; Drives gerbil-lsp through Emacs eglot in batch mode: diagnostics, hover, completion.
+;;; Drives gerbil-lsp through Emacs eglot in batch mode: diagnostics, hover, completion, workspace symbols.
 ;;; Usage: emacs --batch -l eglot_client.el FILE.ss ; writes $RESULT_JSON.
 (require 'package)
 (package-initialize)  ; Debian's elpa-eglot is a package under site-lisp/elpa
@@ -27,10 +27,17 @@
          (completion (jsonrpc-request server :textDocument/completion
                                       `(:textDocument (:uri ,(eglot--path-to-uri (buffer-file-name)))
                                         :position (:line 2 :character 6))))
-         (items (if (vectorp completion) completion (plist-get completion :items))))
+         (items (if (vectorp completion) completion (plist-get completion :items)))
+         ;; the workspace's other module, found by the server's scan of the folder
+         (symbols (let ((found nil) (deadline (+ (float-time) 10)))
+                    (while (and (= (length found) 0) (< (float-time) deadline))
+                      (setq found (jsonrpc-request server :workspace/symbol '(:query "frobn")))
+                      (when (= (length found) 0) (accept-process-output nil 0.2)))
+                    found)))
     (with-temp-file (getenv "RESULT_JSON")
       (insert (json-encode
                `((diagnostics . ,(vconcat (mapcar #'flymake-diagnostic-text diags)))
                  (hover . ,(plist-get (plist-get hover :contents) :value))
-                 (completion . ,(vconcat (mapcar (lambda (i) (plist-get i :label)) items)))))))))
+                 (completion . ,(vconcat (mapcar (lambda (i) (plist-get i :label)) items)))
+                 (workspace_symbols . ,(vconcat (mapcar (lambda (s) (plist-get s :name)) symbols)))))))))
 (kill-emacs 0)

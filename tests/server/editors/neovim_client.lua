@@ -1,4 +1,4 @@
--- Drives gerbil-lsp through Neovim's own LSP client (0.7+): diagnostics, hover, completion.
+-- Drives gerbil-lsp through Neovim's own LSP client (0.7+): diagnostics, hover, completion, workspace symbols.
 -- Usage: nvim --headless -u NONE -c "luafile neovim_client.lua" FILE.ss ; writes $RESULT_JSON.
 local out = {}
 local file = vim.fn.expand("%:p")
@@ -33,6 +33,16 @@ if completion and completion.result then
     table.insert(out.completion, item.label)
   end
 end
+
+-- the workspace's other module, found by the server's scan of the folder
+out.workspace_symbols = {}
+wait(function()
+  local found = client.request_sync("workspace/symbol", { query = "frobn" }, 20000, 0)
+  for _, symbol in ipairs(found and found.result or {}) do
+    table.insert(out.workspace_symbols, symbol.name)
+  end
+  return #out.workspace_symbols > 0
+end, 10000)
 
 local fh = io.open(vim.env.RESULT_JSON, "w")
 fh:write(vim.fn.json_encode(out))
