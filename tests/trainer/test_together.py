@@ -51,6 +51,12 @@ def posted(fake, path):
     return [body for method, p, body in fake.calls if method == "POST" and p == path]
 
 
+def as_a_terminal_starts_it() -> None:
+    """In the child before exec: Ctrl-C as a terminal delivers it. A shell's background job (a CI runner)
+    starts with SIGINT ignored, and a Python that starts so never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_once_running(proc, fake, *, wait_s: float) -> str:
     """Ctrl-C the training process as soon as the fake has a running job; its output."""
     try:
@@ -182,7 +188,7 @@ def test_ctrl_c_keeps_the_job_and_attach_finishes_it(fake):
     """)
     env = {**os.environ, "TOGETHER_API_KEY": "test-key"}
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env)
+                            text=True, env=env, preexec_fn=as_a_terminal_starts_it)
     out = interrupt_once_running(proc, fake, wait_s=60)
     [job] = fake.jobs.values()
     assert job.status == "running"  # Ctrl-C did not cancel the paid job
@@ -237,7 +243,8 @@ def _cli(args, fake, **popen):
     env = {**os.environ, "TOGETHER_API_KEY": "test-key", "TOGETHER_BASE_URL": fake.url,
            "GERBIL_LSP_TRAIN__TOGETHER_POLL_S": "0.2", "COLUMNS": "200"}
     return subprocess.Popen([sys.executable, "-m", "gerbil_lsp", "train", "--backend", "together", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, **popen)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            preexec_fn=as_a_terminal_starts_it, **popen)
 
 
 def test_cli_train_interrupt_then_attach(fake):
