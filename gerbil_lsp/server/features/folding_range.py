@@ -32,15 +32,11 @@ def _lists(forms: list) -> list[types.FoldingRange]:
 
 def _comment_runs(comments: list) -> list[types.FoldingRange]:
     """Comments on consecutive lines fold together (a block comment over lines folds by itself)."""
-    out: list[types.FoldingRange] = []
-    first = last = None
+    runs: list[list[int]] = []  # [first line, last line]
     for span in comments:
-        if last is not None and span.start.line <= last + 1:
-            last = max(last, span.end.line)
-            continue
-        if first is not None and last > first:
-            out.append(types.FoldingRange(start_line=first, end_line=last, kind=types.FoldingRangeKind.Comment))
-        first, last = span.start.line, span.end.line
-    if first is not None and last > first:
-        out.append(types.FoldingRange(start_line=first, end_line=last, kind=types.FoldingRangeKind.Comment))
-    return out
+        if runs and span.start.line <= runs[-1][1] + 1:
+            runs[-1][1] = max(runs[-1][1], span.end.line)
+        else:
+            runs.append([span.start.line, span.end.line])
+    return [types.FoldingRange(start_line=first, end_line=last, kind=types.FoldingRangeKind.Comment)
+            for first, last in runs if last > first]
