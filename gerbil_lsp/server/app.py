@@ -105,7 +105,7 @@ class GerbilLanguageServer(LanguageServer):
             return None
         cached = self._analyses.get(uri)
         if (cached is not None and cached.version == document.version and cached.result.text == document.source
-                and cached.index is self.index and cached.current):
+                and cached.current):  # (a new index clears them all: see _load_index)
             return cached
         with built_out_of_sight(len(document.source)):
             fresh = analyze(document.source, uri, self.index, document.version, uri_to_path(uri), previous=cached)
