@@ -24,7 +24,7 @@ from typing import NamedTuple
 from lsprotocol import types
 
 from gerbil_lsp.core.index import ScannedModule
-from gerbil_lsp.core.index.source import ALWAYS_SKIP_DIRS
+from gerbil_lsp.core.index.source import skipped_folder
 from gerbil_lsp.core.reader import read_source
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def workspace_files(root: str, limit: int, index) -> list[str]:
     built = built_stat.st_mtime if built_stat else None
     out: list[str] = []
     for walked, (folder, folders, names) in enumerate(os.walk(root), start=1):
-        folders[:] = sorted(d for d in folders if d not in ALWAYS_SKIP_DIRS and not d.startswith("."))
+        folders[:] = sorted(d for d in folders if not skipped_folder(d))
         for name in sorted(names):
             if not name.endswith(".ss"):
                 continue
@@ -289,7 +289,7 @@ class WorkspaceModules:
             return None
         path = os.path.normpath(os.path.abspath(path))
         parts = os.path.relpath(path, self.root).split(os.sep)
-        if parts[0] == os.pardir or any(p in ALWAYS_SKIP_DIRS or p.startswith(".") for p in parts[:-1]):
+        if parts[0] == os.pardir or any(skipped_folder(p) for p in parts[:-1]):
             return None
         return path
 

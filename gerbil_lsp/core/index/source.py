@@ -710,6 +710,11 @@ GERBIL_SRC_SKIP_DIRS = {"bootstrap", "build", "tutorial", "misc", "tools"}
 ALWAYS_SKIP_DIRS = {".gerbil", ".git", "node_modules", "__pycache__", ".venv"}
 
 
+def skipped_folder(name: str) -> bool:
+    """A folder no scan enters: build output, VCS, dependencies, anything hidden."""
+    return name in ALWAYS_SKIP_DIRS or name.startswith(".")
+
+
 def iter_source_files(root: Path, *, gerbil_src: bool = False) -> list[Path]:
     root = Path(root)
     out: list[Path] = []
@@ -717,7 +722,7 @@ def iter_source_files(root: Path, *, gerbil_src: bool = False) -> list[Path]:
         rel = os.path.relpath(dirpath, root)
         keep = []
         for d in sorted(dirnames):
-            if d in ALWAYS_SKIP_DIRS or d.startswith("."):
+            if skipped_folder(d):
                 continue
             if gerbil_src and rel == "." and d in GERBIL_SRC_SKIP_DIRS:
                 continue
