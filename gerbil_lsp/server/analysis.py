@@ -124,6 +124,8 @@ class Analysis:
     # the index's generation this analysis saw: once the index moves (a workspace module's
     # exports changed), what it found may be stale
     generation: int = field(default=0, repr=False, init=False)
+    # names bound inside each top-level form, by its start (references and rename ask for them per use)
+    bound_by_unit: dict[int, set[str]] = field(default_factory=dict, repr=False, init=False)
 
     def __post_init__(self) -> None:
         self.generation = self.index.generation
@@ -858,6 +860,35 @@ _UNQUOTES = frozenset((",", ",@", "#,", "#,@"))
 def _bound_names(form) -> set[str]:
     """Every name some binding form inside ``form`` introduces (generous: not scope-exact)."""
     return _Walk(None).run(form).bound
+
+
+def top_units(analysis: Analysis) -> Iterator[Node]:
+    """The file's top-level forms, through ``begin`` and ``cond-expand``: each one a scope of its own."""
+    return _top_forms(analysis.result.forms)
+
+
+_PLAIN_DEFINERS = frozenset(("def", "define", "definline", "defn"))  # (def (name formals) body ...)
+
+
+def bound_in(analysis: Analysis, unit: Node, defines: set[str]) -> set[str]:
+    """Names some binding form inside the top-level form ``unit`` binds, less ``defines`` (its top-level names).
+
+    ``(def (f x) body)`` binds ``x`` inside; ``f`` is the file's, unless the body binds it again.
+    As generous as the walk: a name in the set may still mean the top-level one in places.
+    """
+    children = unit.children
+    if unit.head in _PLAIN_DEFINERS and len(children) > 2:
+        signature = children[1]
+        bound: set[str] = set()
+        if signature.kind is _LIST:
+            formals = _formals(signature)
+            for name in defines & set(formals):
+                formals.remove(name)  # the one place it is the definition's own name
+            bound.update(formals)
+        for body in children[2:]:
+            bound |= _Walk(analysis).run(body).bound
+        return bound
+    return _Walk(analysis).run(unit).bound - defines
 
 
 _IGNORED = {"_", "...", "<>", "<...>", ".", "else", "=>", "unquote", "unquote-splicing", "@method"}

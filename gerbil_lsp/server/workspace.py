@@ -18,16 +18,19 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 from lsprotocol import types
 
 from gerbil_lsp.core.index import ScannedModule
 from gerbil_lsp.core.index.source import skipped_folder
 from gerbil_lsp.core.reader import read_source
+from gerbil_lsp.server.occurrences import SearchedFile
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: an unsaved edit is scanned once its text has rested this long
 REST_S = 1.0
@@ -46,15 +49,12 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-def workspace_files(root: str, limit: int, index) -> list[str]:
-    """Up to ``limit`` ``.ss`` files under ``root``, less those the index has as they are on disk.
+def source_files(root: str, limit: int | None = None) -> Iterator[tuple[str, os.stat_result]]:
+    """The (first ``limit``) ``.ss`` files under ``root`` with their stat, outside build output and hidden folders.
 
-    A file the index was built from (same path), unchanged since the index file
-    was written, need not be scanned again; nor a file too big to be written by hand.
+    Files too big to be written by hand (generated code) are left out.
     """
-    built_stat = _stat(index.source_file) if index.source_file else None
-    built = built_stat.st_mtime if built_stat else None
-    out: list[str] = []
+    found = 0
     for walked, (folder, folders, names) in enumerate(os.walk(root), start=1):
         folders[:] = sorted(d for d in folders if not skipped_folder(d))
         for name in sorted(names):
@@ -64,14 +64,31 @@ def workspace_files(root: str, limit: int, index) -> list[str]:
             stat = _stat(path)
             if stat is None or stat.st_size > MAX_FILE_BYTES:
                 continue
-            if built is not None and stat.st_mtime <= built and index.module_for_path(path):
-                continue
-            out.append(path)
-            if len(out) >= limit:
-                log.warning("workspace %s: indexing its first %d .ss files (index.workspace_files)", root, limit)
-                return out
+            yield path, stat
+            found += 1
+            if limit is not None and found >= limit:
+                log.warning("workspace %s: taking its first %d .ss files (index.workspace_files)", root, limit)
+                return
         if walked >= MAX_DIRS:
             log.warning("workspace %s: stopped looking for .ss files after %d folders", root, MAX_DIRS)
+            return
+
+
+def workspace_files(root: str, limit: int, index) -> list[str]:
+    """Up to ``limit`` ``.ss`` files under ``root``, less those the index has as they are on disk.
+
+    A file the index was built from (same path), unchanged since the index file
+    was written, need not be scanned again.
+    """
+    built_stat = _stat(index.source_file) if index.source_file else None
+    built = built_stat.st_mtime if built_stat else None
+    out: list[str] = []
+    for path, stat in source_files(root):
+        if built is not None and stat.st_mtime <= built and index.module_for_path(path):
+            continue
+        out.append(path)
+        if len(out) >= limit:
+            log.warning("workspace %s: indexing its first %d .ss files (index.workspace_files)", root, limit)
             break
     return out
 
@@ -91,6 +108,21 @@ def _module_rows(index, paths: list[str], texts: dict[str, str], root: str, prog
     """On the worker thread. The editor's texts are read here, so no tree the event loop edits is shared."""
     results = {path: read_source(text) for path, text in texts.items()}
     return index.module_rows(paths, results, root, progress)
+
+
+def _on_disk(open_paths: set[str], root: str | None, limit: int) -> Iterator[SearchedFile]:
+    """The workspace's ``.ss`` files not open in the editor, each read as it is needed."""
+    if root is None or not limit:
+        return
+    for path, _ in source_files(root, limit):
+        if os.path.normpath(path) in open_paths:
+            continue
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            log.warning("searching the workspace: cannot read %s (%s)", path, exc)
+            continue
+        yield SearchedFile(Path(path).as_uri(), text, path)
 
 
 class _ScanProgress:
@@ -159,13 +191,26 @@ class WorkspaceModules:
         if index is None:
             return
         for mid in index.modules():
-            if mid in self.scans or not self._in_workspace(index.module_path(mid)):
+            if mid in self.scans or not self.in_workspace(index.module_path(mid)):
                 continue
             for name in sorted(index.exports(mid)):
                 row = index.get(mid, name)
                 if row is not None and row.source_path and row.source_line is not None and not row.origin:
                     yield WorkspaceDefinition(mid, name, row.kind, row.source_path, row.source_line,
                                               row.source_character or 0)
+
+    async def search(self, job: Callable[[Iterator[SearchedFile]], T]) -> T:
+        """``job`` over the workspace's ``.ss`` files that are not open in the editor, read from disk.
+
+        It runs on a worker thread, and no scan commits meanwhile: the index it reads stays as it is.
+        (The open documents are the caller's, on the event loop: their analyses are made there.)
+        """
+        from gerbil_lsp.server.app import uri_to_path
+
+        open_paths = {os.path.normpath(path) for path in map(uri_to_path, list(self.server.workspace.text_documents))
+                      if path}
+        async with self._lock:
+            return await asyncio.to_thread(job, _on_disk(open_paths, self.root, self.limit))
 
     # -- the editor's events (document listener) -------------------------------------------
     def on_did_open(self, uri: str, text: str, version: int) -> None:
@@ -270,7 +315,7 @@ class WorkspaceModules:
         for document in list(self.server.workspace.text_documents.values()):
             schedule(self.server, document.uri, delay_ms=0)
         # a module that re-exports a changed one holds copies of its rows: scan it again too
-        ours = [mid for mid in index.modules() if self._in_workspace(index.module_path(mid))]
+        ours = [mid for mid in index.modules() if self.in_workspace(index.module_path(mid))]
         again = [index.module_path(mid) for mid in index.reexporters(set(changed), ours)]
         if again:
             texts = self._open_texts()
@@ -281,9 +326,9 @@ class WorkspaceModules:
         """The file behind ``uri`` when it is a ``.ss`` file of the workspace, else None."""
         from gerbil_lsp.server.app import uri_to_path
 
-        return self._in_workspace(uri_to_path(uri))
+        return self.in_workspace(uri_to_path(uri))
 
-    def _in_workspace(self, path: str | None) -> str | None:
+    def in_workspace(self, path: str | None) -> str | None:
         """``path``, absolute, when it is a ``.ss`` file of the workspace (outside build output), else None."""
         if self.root is None or not self.limit or path is None or not path.endswith(".ss"):
             return None

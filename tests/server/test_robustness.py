@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.workspace import TextDocument
 from pytest_lsp import LanguageClient
 
@@ -101,7 +102,23 @@ async def ask_everything(client: LanguageClient, uri: str, position: types.Posit
             text_document=doc_id(uri), positions=[position])), seconds),
         await bounded(client.text_document_folding_range_async(
             types.FoldingRangeParams(text_document=doc_id(uri))), seconds),
+        await bounded(client.text_document_references_async(types.ReferenceParams(
+            text_document=doc_id(uri), position=position,
+            context=types.ReferenceContext(include_declaration=True))), seconds),
+        await bounded(client.text_document_document_highlight_async(
+            types.DocumentHighlightParams(text_document=doc_id(uri), position=position)), seconds),
+        await bounded(refused_or(client.text_document_prepare_rename_async(
+            types.PrepareRenameParams(text_document=doc_id(uri), position=position))), seconds),
     ]
+
+
+async def refused_or(request):
+    """The answer, or None for a refusal (a rename the server will not make is an answer, with a reason)."""
+    try:
+        return await request
+    except JsonRpcException as refused:
+        assert refused.code == types.LSPErrorCodes.RequestFailed and refused.message, refused
+        return None
 
 
 def server_errors(client: LanguageClient) -> list[str]:
@@ -155,10 +172,11 @@ async def test_positions_out_of_range_are_answered(client: LanguageClient, tmp_p
     did_open(client, empty, "")
     assert await published(client, empty) == []
     for line, character in [(0, 0), (0, 1), (1, 0), (far, far)]:
-        completion, hover, signature, definition, symbols, actions, (selection,), folds = await ask_everything(
-            client, empty, types.Position(line=line, character=character))
+        (completion, hover, signature, definition, symbols, actions, (selection,), folds, references, highlights,
+         rename) = await ask_everything(client, empty, types.Position(line=line, character=character))
         assert hover is None and signature is None and definition is None
         assert not symbols and not actions and not folds and selection.parent is None
+        assert references is None and highlights is None and rename is None
         assert completion is not None  # the prelude is offered even in an empty file
     await assert_alive(client, tmp_path)
 

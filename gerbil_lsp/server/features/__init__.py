@@ -15,11 +15,14 @@ def register_all(server) -> None:
         hover,
         inline_completion,
         lifecycle,
+        references,
+        rename,
         selection_range,
         signature_help,
         workspace_symbol,
     )
 
     for module in (lifecycle, diagnostics, completion, hover, signature_help, definition, document_symbol,
-                   code_actions, inline_completion, commands, workspace_symbol, selection_range, folding_range):
+                   code_actions, inline_completion, commands, workspace_symbol, selection_range, folding_range,
+                   references, rename):
         module.register(server)
