@@ -18,9 +18,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from gerbil_lsp.core.index import build_index
 from gerbil_lsp.core.reader import read_source
-from tests.server.test_lsp_features import FIXTURE_SRC
+from tests.server.test_workspace_modules import shop
 
 UTIL = """(import :gerbil/core)
 (export price-of with-tax)
@@ -53,13 +52,7 @@ async def client(lsp_client: LanguageClient):
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    root = tmp_path / "shop"
-    root.mkdir()
-    (root / "gerbil.pkg").write_text("(package: shop)\n")
-    (root / "util.ss").write_text(UTIL)
-    (root / "main.ss").write_text(MAIN)
-    build_index(None, FIXTURE_SRC).save(tmp_path / "index.json.gz")
-    return root
+    return shop(tmp_path, UTIL, MAIN)
 
 
 async def start(client: LanguageClient, root: Path, document_changes: bool = False, main: str = MAIN) -> str:

@@ -33,17 +33,23 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest.fixture
-def project(tmp_path) -> Path:
+def shop(tmp_path: Path, util: str, main: str) -> Path:
+    """The project ``(package: shop)`` with ``util.ss`` and ``main.ss``; beside it, an index of the test Gerbil tree."""
     root = tmp_path / "shop"
     root.mkdir()
     (root / "gerbil.pkg").write_text("(package: shop)\n")
-    (root / "util.ss").write_text(UTIL)
-    (root / "main.ss").write_text(MAIN)
+    (root / "util.ss").write_text(util)
+    (root / "main.ss").write_text(main)
+    build_index(None, FIXTURE_SRC).save(tmp_path / "index.json.gz")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    root = shop(tmp_path, UTIL, MAIN)
     hidden = root / ".gerbil" / "lib"  # build output: never scanned
     hidden.mkdir(parents=True)
     (hidden / "util.ss").write_text("(export price-of discount-of)\n(def (discount-of x) x)\n")
-    build_index(None, FIXTURE_SRC).save(tmp_path / "index.json.gz")
     return root
 
 
