@@ -159,7 +159,7 @@ async def test_rename_of_a_local_stays_in_its_form_and_names_the_open_documents_
     ("main.ss", "\n(def (item) 1)\n", 3, 12, "thing",
      "`item` is bound inside this form and also names a top-level definition of this file"),
     ("main.ss", "\n(def (free x)\n  (let ((price-of x)) price-of))\n", 3, 4, "cost-of",
-     "`price-of` is bound again inside the forms at main.ss:10"),
+     "`price-of` is bound again in the forms around its uses at main.ss:10"),
     ("main.ss", "\n(def (lookup t) (hash-get t 1))\n", 8, 18, "fetch", "comes from :gerbil/core"),
     ("util.ss", "\n(def (items b) (basket-items b))\n", 13, 17, "contents",
      "`basket-items` is made by the definition of `basket`: rename that instead"),

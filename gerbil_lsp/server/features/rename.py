@@ -94,8 +94,8 @@ def refusal_after_search(target: Target, uses: list[Uses], new_name: str) -> str
     shadowed = [(u, n) for u in uses for n in u.shadowed]
     if shadowed:
         places = ", ".join(where(u, n.start) for u, n in shadowed[:MAX_LISTED])
-        return (f"`{target.name}` is bound again inside the forms at {places}: whether those uses mean it "
-                f"is not certain: rename by hand")
+        return (f"`{target.name}` is bound again in the forms around its uses at {places}: whether they "
+                f"mean it is not certain: rename by hand")
     aliased = [(u, alias) for u in uses for alias in sorted(u.aliases)]
     if aliased:
         u, alias = aliased[0]
