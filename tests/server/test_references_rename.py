@@ -2,7 +2,7 @@
 
 A small project written for these tests: ``(package: shop)``; ``util.ss`` defines
 and exports ``price-of`` and uses it; ``main.ss`` imports ``./util`` and uses it.
-Only main.ss is open: util.ss is searched on disk. The index (built from the test
+Unless a test opens it, util.ss is searched on disk. The index (built from the test
 Gerbil tree) knows nothing of the project: the workspace scan teaches it.
 """
 
