@@ -156,6 +156,12 @@ class Analysis:
             out.setdefault(m.name, m.to_local())
         return out
 
+    @cached_property
+    def definition_starts(self) -> list[tuple[int, str]]:
+        """``(offset, name)`` of each top-level definition, in the file's order."""
+        lines = self.result.lines
+        return sorted((lines.offset(d.line, d.character), name) for name, d in self.definitions.items())
+
     @property
     def visible(self) -> dict[str, Symbol]:
         """Prelude plus imported exports, by visible name."""

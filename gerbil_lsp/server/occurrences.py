@@ -19,6 +19,7 @@ hygiene makes them.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -107,9 +108,8 @@ def locally_bound(analysis: Analysis, unit: Node) -> set[str]:
 
 def defined_in(analysis: Analysis, unit: Node) -> set[str]:
     """The top-level names ``unit`` defines (its definitions' positions lie inside it)."""
-    lines = analysis.result.lines
-    return {name for name, d in analysis.definitions.items()
-            if unit.start <= lines.offset(d.line, d.character) < unit.end}
+    starts = analysis.definition_starts
+    return {name for _, name in starts[bisect_left(starts, (unit.start,)):bisect_left(starts, (unit.end,))]}
 
 
 def home_of(symbol: Symbol) -> str:
