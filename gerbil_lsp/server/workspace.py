@@ -205,10 +205,7 @@ class WorkspaceModules:
         It runs on a worker thread, and no scan commits meanwhile: the index it reads stays as it is.
         (The open documents are the caller's, on the event loop: their analyses are made there.)
         """
-        from gerbil_lsp.server.app import uri_to_path
-
-        open_paths = {os.path.normpath(path) for path in map(uri_to_path, list(self.server.workspace.text_documents))
-                      if path}
+        open_paths = set(self._open_texts())
         async with self._lock:
             return await asyncio.to_thread(job, _on_disk(open_paths, self.root, self.limit))
 
