@@ -64,6 +64,7 @@ class Uses:
     nodes: list[Node] = field(default_factory=list)
     shadowed: list[Node] = field(default_factory=list)  # in a form that also binds the name
     aliases: set[str] = field(default_factory=set)  # names other than the target's that it is seen under
+    units: list[Node] = field(default_factory=list)  # the top-level forms the uses are in
 
 
 def symbols_named(node: Node, names: set[str] | frozenset[str]) -> Iterator[Node]:
@@ -167,6 +168,7 @@ def uses_in(analysis: Analysis, target: Target, version: int | None = None) -> U
             unit = unit_at(analysis, target.unit[0])
             if unit is not None:
                 uses.nodes.extend(symbols_named(unit, {target.name}))
+                uses.units.append(unit)
         return uses
     names = names_for(analysis, target)
     uses.aliases = names - {target.name}
@@ -176,6 +178,7 @@ def uses_in(analysis: Analysis, target: Target, version: int | None = None) -> U
         found = list(symbols_named(unit, names))
         if not found:
             continue
+        uses.units.append(unit)
         local = locally_bound(analysis, unit)
         for node in found:
             (uses.shadowed if node.value in local else uses.nodes).append(node)

@@ -33,7 +33,6 @@ from gerbil_lsp.server.occurrences import (
     defines,
     locally_bound,
     symbols_named,
-    unit_at,
 )
 
 MAX_LISTED = 3  # places a refusal names
@@ -110,16 +109,14 @@ def refusal_after_search(target: Target, uses: list[Uses], new_name: str) -> str
     for u in uses:
         analysis = u.analysis
         if target.scope == LOCAL:
-            unit = unit_at(analysis, target.unit[0])
-            clash = next(symbols_named(unit, {new_name}), None) if unit is not None else None
+            clash = next((n for unit in u.units for n in symbols_named(unit, {new_name})), None)
             if clash is not None:
                 return f"`{new_name}` is already used in this form ({where(u, clash.start)})"
             continue
         if new_name in analysis.top_level or new_name in analysis.visible:
             return f"`{new_name}` is already defined or imported in {file_name(u)}"
-        for node in u.nodes:
-            unit = unit_at(analysis, node.start)
-            if unit is not None and new_name in locally_bound(analysis, unit):
+        for unit in u.units:
+            if new_name in locally_bound(analysis, unit):
                 return f"`{new_name}` is bound in the form at {where(u, unit.start)}, where `{target.name}` is used"
     return None
 
