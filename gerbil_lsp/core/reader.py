@@ -239,6 +239,11 @@ class ReadResult:
     taken: bool = False  # a later read took over (and moved) its nodes: see read_source's ``previous``
 
     @property
+    def plain_syntax(self) -> bool:
+        """False for a ``#lang`` file whose prelude may bring its own syntax (formatting leaves it alone)."""
+        return self.lang is None or _sexp_lang(self.lang)
+
+    @property
     def ok(self) -> bool:
         """True when the text read without errors."""
         return not self.errors
