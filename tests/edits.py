@@ -1,6 +1,10 @@
-"""Edit sequences for the tests that compare incremental work (re-reading, reused problems) with a fresh start."""
+"""Edits for tests: sequences that compare incremental work with a fresh start, and applying an LSP answer's edits."""
 
 from __future__ import annotations
+
+from lsprotocol import types
+
+from gerbil_lsp.core.reader import LineIndex
 
 
 def edited_versions(base: str, edits: list[tuple[float, int, str]]) -> list[str]:
@@ -12,3 +16,13 @@ def edited_versions(base: str, edits: list[tuple[float, int, str]]) -> list[str]
         text = text[:at] + insert + text[at + cut:]
         texts.append(text)
     return texts
+
+
+def applied(text: str, edits: list[types.TextEdit]) -> str:
+    """``text`` with an LSP answer's ``edits`` made, as an editor makes them (from the last, so offsets hold)."""
+    lines = LineIndex(text)
+    for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        start = lines.offset(edit.range.start.line, edit.range.start.character)
+        end = lines.offset(edit.range.end.line, edit.range.end.character)
+        text = text[:start] + edit.new_text + text[end:]
+    return text

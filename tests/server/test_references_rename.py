@@ -18,7 +18,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from gerbil_lsp.core.reader import read_source
+from tests.edits import applied
 from tests.server.test_workspace_modules import shop
 
 UTIL = """(import :gerbil/core)
@@ -89,16 +89,6 @@ def at(uri: str, line: int, character: int) -> dict:
 def places(locations) -> list[tuple[str, int, int, int]]:
     return sorted((Path(loc.uri).name if "://" not in loc.uri else loc.uri.rsplit("/", 1)[1],
                    loc.range.start.line, loc.range.start.character, loc.range.end.character) for loc in locations)
-
-
-def applied(text: str, edits: list[types.TextEdit]) -> str:
-    """``text`` with ``edits`` made, as an editor makes them (from the last, so offsets hold)."""
-    lines = read_source(text).lines
-    for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
-        start = lines.offset(edit.range.start.line, edit.range.start.character)
-        end = lines.offset(edit.range.end.line, edit.range.end.character)
-        text = text[:start] + edit.new_text + text[end:]
-    return text
 
 
 async def test_references_find_the_export_across_the_workspace_but_not_in_quoted_data(client, project):

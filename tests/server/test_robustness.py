@@ -109,11 +109,20 @@ async def ask_everything(client: LanguageClient, uri: str, position: types.Posit
             types.DocumentHighlightParams(text_document=doc_id(uri), position=position)), seconds),
         await bounded(refused_or(client.text_document_prepare_rename_async(
             types.PrepareRenameParams(text_document=doc_id(uri), position=position))), seconds),
+        await bounded(refused_or(client.text_document_formatting_async(
+            types.DocumentFormattingParams(text_document=doc_id(uri), options=FORMATTING))), seconds),
+        await bounded(refused_or(client.text_document_range_formatting_async(types.DocumentRangeFormattingParams(
+            text_document=doc_id(uri), range=here, options=FORMATTING))), seconds),
+        await bounded(client.text_document_on_type_formatting_async(types.DocumentOnTypeFormattingParams(
+            text_document=doc_id(uri), position=position, ch="\n", options=FORMATTING)), seconds),
     ]
 
 
+FORMATTING = types.FormattingOptions(tab_size=8, insert_spaces=True, trim_trailing_whitespace=True)
+
+
 async def refused_or(request):
-    """The answer, or None for a refusal (a rename the server will not make is an answer, with a reason)."""
+    """The answer, or None for a refusal (a rename or formatting the server will not make is an answer, with a reason)."""
     try:
         return await request
     except JsonRpcException as refused:
@@ -173,10 +182,12 @@ async def test_positions_out_of_range_are_answered(client: LanguageClient, tmp_p
     assert await published(client, empty) == []
     for line, character in [(0, 0), (0, 1), (1, 0), (far, far)]:
         (completion, hover, signature, definition, symbols, actions, (selection,), folds, references, highlights,
-         rename) = await ask_everything(client, empty, types.Position(line=line, character=character))
+         rename, formatting, range_formatting, on_type) = await ask_everything(
+            client, empty, types.Position(line=line, character=character))
         assert hover is None and signature is None and definition is None
         assert not symbols and not actions and not folds and selection.parent is None
         assert references is None and highlights is None and rename is None
+        assert not formatting and not range_formatting and not on_type
         assert completion is not None  # the prelude is offered even in an empty file
     await assert_alive(client, tmp_path)
 

@@ -12,6 +12,7 @@ def register_all(server) -> None:
         diagnostics,
         document_symbol,
         folding_range,
+        formatting,
         hover,
         inline_completion,
         lifecycle,
@@ -24,5 +25,5 @@ def register_all(server) -> None:
 
     for module in (lifecycle, diagnostics, completion, hover, signature_help, definition, document_symbol,
                    code_actions, inline_completion, commands, workspace_symbol, selection_range, folding_range,
-                   references, rename):
+                   references, rename, formatting):
         module.register(server)

@@ -15,16 +15,15 @@ says why it will not otherwise (the editor shows the message):
 
 from __future__ import annotations
 
-import logging
 import os
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 
 from gerbil_lsp.core.reader import SYMBOL, read_source
 from gerbil_lsp.server.analysis import Analysis
 from gerbil_lsp.server.features.positions import node_range, position_of
 from gerbil_lsp.server.features.references import all_uses, under_cursor
+from gerbil_lsp.server.features.refusals import Refused, keep_refusals_out_of_the_log
 from gerbil_lsp.server.occurrences import (
     FILE,
     LOCAL,
@@ -36,19 +35,6 @@ from gerbil_lsp.server.occurrences import (
 )
 
 MAX_LISTED = 3  # places a refusal names
-
-
-class RenameRefused(JsonRpcException):
-    """The reply to a rename the server will not make: LSP's RequestFailed, with the reason."""
-
-    CODE = types.LSPErrorCodes.RequestFailed
-
-
-class _QuietRefusals(logging.Filter):
-    """A refusal is an answer, not a failure: pygls would log its traceback in the editor's server log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], RenameRefused))
 
 
 def file_name(uses: Uses) -> str:
@@ -137,9 +123,7 @@ def workspace_edit(server, uses: list[Uses], new_name: str) -> types.WorkspaceEd
 
 
 def register(server) -> None:
-    rpc_log = logging.getLogger("pygls.protocol.json_rpc")
-    if not any(isinstance(f, _QuietRefusals) for f in rpc_log.filters):
-        rpc_log.addFilter(_QuietRefusals())
+    keep_refusals_out_of_the_log()
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
     def prepare_rename(params: types.PrepareRenameParams) -> types.PrepareRenamePlaceholder | None:
@@ -149,7 +133,7 @@ def register(server) -> None:
         analysis, node, target = found
         refusal = refusal_here(server, analysis, target, node.value)
         if refusal is not None:
-            raise RenameRefused(refusal)
+            raise Refused(refusal)
         return types.PrepareRenamePlaceholder(range=node_range(analysis, node), placeholder=node.value)
 
     @server.feature(types.TEXT_DOCUMENT_RENAME)
@@ -160,11 +144,11 @@ def register(server) -> None:
         analysis, node, target = found
         refusal = refusal_here(server, analysis, target, node.value) or new_name_refusal(params.new_name)
         if refusal is not None:
-            raise RenameRefused(refusal)
+            raise Refused(refusal)
         if params.new_name == node.value:
             return None
         uses = await all_uses(server, analysis, target)
         refusal = refusal_after_search(target, uses, params.new_name)
         if refusal is not None:
-            raise RenameRefused(refusal)
+            raise Refused(refusal)
         return workspace_edit(server, uses, params.new_name)
