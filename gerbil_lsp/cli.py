@@ -202,6 +202,9 @@ def _mount_parts() -> None:
     from gerbil_lsp.core.index.cli import index_app  # core: index build | lookup | drift
 
     app.add_typer(index_app, name="index")
+    from gerbil_lsp.core.indent_cli import format_command  # core: format [--check | --diff]
+
+    app.command("format")(format_command)
     from gerbil_lsp.server.cli import (
         serve as serve_server,  # server: gerbil-lsp serve [--tcp HOST:PORT]
     )

@@ -1,0 +1,102 @@
+"""`gerbil-lsp format`: the server's indentation for files on disk (a pre-commit hook, a CI check).
+
+A file is rewritten atomically, byte for byte the same apart from the leading
+whitespace of its lines (a BOM and line endings are kept). A file that does not
+read cleanly, or is not UTF-8, is named with the place of the problem and left as it is.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import track
+
+from gerbil_lsp.core.atomic import atomic_writer
+from gerbil_lsp.core.indent import apply, reindent
+from gerbil_lsp.core.reader import read_source
+
+BOM = "\ufeff"
+PROGRESS_FROM = 50  # files: fewer finish before a bar would be worth drawing
+
+console = Console()
+err = Console(stderr=True)
+
+
+class NotFormatted(Exception):
+    """A file left as it is, and why (names the file and the line)."""
+
+
+def formatted(path: Path) -> tuple[str, str]:
+    """``(old text, new text)`` of one file; raises NotFormatted when it cannot be formatted."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise NotFormatted(f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}): left as it is") from None
+    bom = BOM if text.startswith(BOM) else ""
+    result = read_source(text[len(bom):])
+    if not result.plain_syntax:
+        raise NotFormatted(f"{path}: read by `#lang {result.lang}`, which may have its own syntax: left as it is")
+    if result.errors:
+        error = result.errors[0]
+        raise NotFormatted(f"{path}:{error.span.start.line + 1}: {error.message}: fix this first, then format")
+    return text, bom + apply(result, reindent(result))
+
+
+def gerbil_files(paths: list[Path]) -> list[Path]:
+    """The files named, and the ``.ss`` files under the folders named (build output and hidden folders left out)."""
+    from gerbil_lsp.server.workspace import source_files
+
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(Path(found) for found, _ in source_files(str(path)))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise typer.BadParameter(f"{path}: no such file or folder")
+    return out
+
+
+def format_command(
+    paths: list[Path] = typer.Argument(..., help="Gerbil files, or folders to format every .ss file in"),
+    check: bool = typer.Option(False, "--check", help="change nothing; exit 1 if a file would change"),
+    diff: bool = typer.Option(False, "--diff", help="change nothing; print what would change as a unified diff"),
+) -> None:
+    """Indent Gerbil files as the language server does (only the whitespace starting each line changes)."""
+    files = gerbil_files(paths)
+    changed: list[Path] = []
+    refused = 0
+    for path in track(files, description="formatting", console=err, transient=True) \
+            if len(files) >= PROGRESS_FROM else files:
+        try:
+            old, new = formatted(path)
+        except NotFormatted as exc:
+            err.print(f"[yellow]{exc}[/]", highlight=False)
+            refused += 1
+            continue
+        except OSError as exc:
+            err.print(f"[yellow]{path}: cannot read it ({exc.strerror}): left as it is[/]", highlight=False)
+            refused += 1
+            continue
+        if new == old:
+            continue
+        changed.append(path)
+        if diff:
+            console.out("".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                                     f"{path}", f"{path} (formatted)")), end="")
+        elif not check:
+            with atomic_writer(path) as out:  # newline="": line endings written as they were read
+                out.write(new)
+    verb = "would change" if check or diff else "formatted"
+    console.print(f"{len(changed)} of {len(files)} files {verb}" + (f", {refused} left as they are" if refused else ""))
+    if check:
+        for path in changed:
+            console.print(f"  {os.fspath(path)}", highlight=False)
+    if refused or (check and changed):
+        raise typer.Exit(1)
