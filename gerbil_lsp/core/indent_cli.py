@@ -17,6 +17,7 @@ from rich.progress import track
 
 from gerbil_lsp.core.atomic import atomic_writer
 from gerbil_lsp.core.indent import apply, reindent
+from gerbil_lsp.core.index.source import source_files
 from gerbil_lsp.core.reader import read_source
 
 BOM = "\ufeff"
@@ -50,8 +51,6 @@ def formatted(path: Path) -> tuple[str, str]:
 
 def gerbil_files(paths: list[Path]) -> list[Path]:
     """The files named, and the ``.ss`` files under the folders named (build output and hidden folders left out)."""
-    from gerbil_lsp.server.workspace import source_files
-
     out: list[Path] = []
     for path in paths:
         if path.is_dir():

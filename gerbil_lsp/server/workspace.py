@@ -25,7 +25,7 @@ from typing import NamedTuple, TypeVar
 from lsprotocol import types
 
 from gerbil_lsp.core.index import ScannedModule
-from gerbil_lsp.core.index.source import skipped_folder
+from gerbil_lsp.core.index.source import file_stat, skipped_folder, source_files
 from gerbil_lsp.core.reader import read_source
 from gerbil_lsp.server.occurrences import SearchedFile
 
@@ -34,44 +34,8 @@ T = TypeVar("T")
 
 #: an unsaved edit is scanned once its text has rested this long
 REST_S = 1.0
-#: directories walked at most, so that a root such as a home folder costs little
-MAX_DIRS = 5000
 #: a whole-workspace scan of this many files or more shows progress in the editor
 PROGRESS_FROM = 50
-#: bigger .ss files are generated code (a parser table, an expanded bootstrap): not scanned unless opened
-MAX_FILE_BYTES = 2_000_000
-
-
-def _stat(path: str) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
-
-
-def source_files(root: str, limit: int | None = None) -> Iterator[tuple[str, os.stat_result]]:
-    """The (first ``limit``) ``.ss`` files under ``root`` with their stat, outside build output and hidden folders.
-
-    Files too big to be written by hand (generated code) are left out.
-    """
-    found = 0
-    for walked, (folder, folders, names) in enumerate(os.walk(root), start=1):
-        folders[:] = sorted(d for d in folders if not skipped_folder(d))
-        for name in sorted(names):
-            if not name.endswith(".ss"):
-                continue
-            path = os.path.join(folder, name)
-            stat = _stat(path)
-            if stat is None or stat.st_size > MAX_FILE_BYTES:
-                continue
-            yield path, stat
-            found += 1
-            if limit is not None and found >= limit:
-                log.warning("workspace %s: taking its first %d .ss files (index.workspace_files)", root, limit)
-                return
-        if walked >= MAX_DIRS:
-            log.warning("workspace %s: stopped looking for .ss files after %d folders", root, MAX_DIRS)
-            return
 
 
 def workspace_files(root: str, limit: int, index) -> list[str]:
@@ -80,7 +44,7 @@ def workspace_files(root: str, limit: int, index) -> list[str]:
     A file the index was built from (same path), unchanged since the index file
     was written, need not be scanned again.
     """
-    built_stat = _stat(index.source_file) if index.source_file else None
+    built_stat = file_stat(index.source_file) if index.source_file else None
     built = built_stat.st_mtime if built_stat else None
     out: list[str] = []
     for path, stat in source_files(root):

@@ -12,9 +12,10 @@ evaluates exports across modules: ``#t``, names, ``(rename: a b)``,
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from .modules import (
     node_text,
     parse_import_form,
 )
+
+log = logging.getLogger(__name__)
 
 _TYPE_MARKS = {":", ":~", ":-", "::", ":?"}
 
@@ -713,6 +716,46 @@ ALWAYS_SKIP_DIRS = {".gerbil", ".git", "node_modules", "__pycache__", ".venv"}
 def skipped_folder(name: str) -> bool:
     """A folder no scan enters: build output, VCS, dependencies, anything hidden."""
     return name in ALWAYS_SKIP_DIRS or name.startswith(".")
+
+
+#: directories walked at most, so that a root such as a home folder costs little
+MAX_DIRS = 5000
+#: bigger .ss files are generated code (a parser table, an expanded bootstrap): left to the editor to open
+MAX_FILE_BYTES = 2_000_000
+
+
+def file_stat(path: str) -> os.stat_result | None:
+    """The file's stat, or None when it cannot be had (gone, unreadable)."""
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def source_files(root: str, limit: int | None = None) -> Iterator[tuple[str, os.stat_result]]:
+    """The (first ``limit``) ``.ss`` files under ``root`` with their stat, outside build output and hidden folders.
+
+    Files too big to be written by hand (generated code) are left out. The workspace scan, the
+    reference search and ``gerbil-lsp format`` walk folders with this.
+    """
+    found = 0
+    for walked, (folder, folders, names) in enumerate(os.walk(root), start=1):
+        folders[:] = sorted(d for d in folders if not skipped_folder(d))
+        for name in sorted(names):
+            if not name.endswith(".ss"):
+                continue
+            path = os.path.join(folder, name)
+            stat = file_stat(path)
+            if stat is None or stat.st_size > MAX_FILE_BYTES:
+                continue
+            yield path, stat
+            found += 1
+            if limit is not None and found >= limit:
+                log.warning("%s: taking its first %d .ss files (index.workspace_files)", root, limit)
+                return
+        if walked >= MAX_DIRS:
+            log.warning("%s: stopped looking for .ss files after %d folders", root, MAX_DIRS)
+            return
 
 
 def iter_source_files(root: Path, *, gerbil_src: bool = False) -> list[Path]:
