@@ -7,3 +7,6 @@
 ;; (setq-default eglot-workspace-configuration
 ;;               '(:gerbil-lsp (:model (:backend "ollama" :model "gerbil-qwen"))))
 (add-hook 'scheme-mode-hook #'eglot-ensure)
+;; Lisp indentation aligns on columns, not tab stops: M-x eglot-format-buffer (or a region)
+;; then gives the server's indentation, in spaces (it changes nothing else).
+(add-hook 'scheme-mode-hook (lambda () (setq-local indent-tabs-mode nil)))

@@ -11,3 +11,9 @@ vim.lsp.config("gerbil_lsp", {
   },
 })
 vim.lsp.enable("gerbil_lsp")
+-- Lisp indentation aligns on columns, not tab stops: indent with spaces. `gq` and
+-- vim.lsp.buf.format() then use the server's indentation (it changes nothing else).
+vim.api.nvim_create_autocmd("FileType", {
+  pattern = { "scheme", "gerbil" },
+  callback = function() vim.bo.expandtab = true end,
+})

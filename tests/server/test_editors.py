@@ -1,8 +1,9 @@
 """The server through real editors' LSP clients: Neovim (headless) and Emacs eglot (batch).
 
 Each editor opens a Gerbil file with a wrong-arity call, then asks for hover,
-completion, and a workspace symbol defined in another file of the folder; the
-client's own view of the results is written to JSON and checked.
+completion, and a workspace symbol defined in another file of the folder, and
+formats a third file with its own formatting command; the client's own view of
+the results (the formatted buffer's text) is written to JSON and checked.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import pytest
 HERE = Path(__file__).parent / "editors"
 SOURCE = "(def h (make-hash-table))\n(hash-get h 'a 'b)\n(hash-\n"
 UTIL = "(export frobnicate-widget)\n(def (frobnicate-widget w) w)\n"
+MESSY = "(def (f x)\n(let ((a 1)\n(b 2))\n(g a\nb)))\n"
+TIDY = "(def (f x)\n  (let ((a 1)\n        (b 2))\n    (g a\n       b)))\n"
 
 
 def run_editor(command: list[str], tmp_path: Path) -> dict:
@@ -37,14 +40,21 @@ def check(result: dict) -> None:
     assert "(hash-get hash key)" in result["hover"] and "#f" in result["hover"]
     assert "hash-get" in result["completion"] and "hash-put!" in result["completion"]
     assert result["workspace_symbols"] == ["frobnicate-widget"]  # from util.ss, which the editor never opened
+    assert result["formatted"].rstrip("\n") == TIDY.rstrip("\n")
+
+
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "util.ss").write_text(UTIL)
+    (tmp_path / "messy.ss").write_text(MESSY)
+    source = tmp_path / "main.ss"
+    source.write_text(SOURCE)
+    return source
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("nvim") is None, reason="Debian's neovim is not installed (.ci/run installs it)")
 def test_neovim_headless(tmp_path):
-    source = tmp_path / "main.ss"
-    source.write_text(SOURCE)
-    (tmp_path / "util.ss").write_text(UTIL)
+    source = folder(tmp_path)
     check(run_editor(["nvim", "--headless", "-u", "NONE", "-c", f"luafile {HERE / 'neovim_client.lua'}", str(source)],
                      tmp_path))
 
@@ -52,7 +62,5 @@ def test_neovim_headless(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("emacs") is None, reason="Debian's emacs-nox is not installed (.ci/run installs it)")
 def test_emacs_eglot_batch(tmp_path):
-    source = tmp_path / "main.ss"
-    source.write_text(SOURCE)
-    (tmp_path / "util.ss").write_text(UTIL)
+    source = folder(tmp_path)
     check(run_editor(["emacs", "--batch", "-q", "-l", str(HERE / "eglot_client.el"), str(source)], tmp_path))

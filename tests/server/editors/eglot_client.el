@@ -1,4 +1,5 @@
-;;; Drives gerbil-lsp through Emacs eglot in batch mode: diagnostics, hover, completion, workspace symbols.
+;;; Drives gerbil-lsp through Emacs eglot in batch mode: diagnostics, hover, completion, workspace symbols,
+;;; and formatting another file of the folder.
 ;;; Usage: emacs --batch -l eglot_client.el FILE.ss ; writes $RESULT_JSON.
 (require 'package)
 (package-initialize)  ; Debian's elpa-eglot is a package under site-lisp/elpa
@@ -33,11 +34,18 @@
                     (while (and (= (length found) 0) (< (float-time) deadline))
                       (setq found (jsonrpc-request server :workspace/symbol '(:query "frobn")))
                       (when (= (length found) 0) (accept-process-output nil 0.2)))
-                    found)))
+                    found))
+         ;; the folder's badly indented messy.ss: eglot manages it once visited, and formats it
+         (formatted (with-current-buffer (find-file-noselect (expand-file-name "messy.ss"))
+                      (setq-local indent-tabs-mode nil)  ; as plugin/editors/eglot.el sets for Gerbil files
+                      (unless (eglot-managed-p) (eglot--maybe-activate-editing-mode))
+                      (eglot-format-buffer)
+                      (buffer-substring-no-properties (point-min) (point-max)))))
     (with-temp-file (getenv "RESULT_JSON")
       (insert (json-encode
                `((diagnostics . ,(vconcat (mapcar #'flymake-diagnostic-text diags)))
                  (hover . ,(plist-get (plist-get hover :contents) :value))
                  (completion . ,(vconcat (mapcar (lambda (i) (plist-get i :label)) items)))
-                 (workspace_symbols . ,(vconcat (mapcar (lambda (s) (plist-get s :name)) symbols)))))))))
+                 (workspace_symbols . ,(vconcat (mapcar (lambda (s) (plist-get s :name)) symbols)))
+                 (formatted . ,formatted)))))))
 (kill-emacs 0)

@@ -1,4 +1,5 @@
--- Drives gerbil-lsp through Neovim's own LSP client (0.7+): diagnostics, hover, completion, workspace symbols.
+-- Drives gerbil-lsp through Neovim's own LSP client (0.7+): diagnostics, hover, completion, workspace symbols,
+-- and formatting another file of the folder.
 -- Usage: nvim --headless -u NONE -c "luafile neovim_client.lua" FILE.ss ; writes $RESULT_JSON.
 local out = {}
 local file = vim.fn.expand("%:p")
@@ -43,6 +44,17 @@ wait(function()
   end
   return #out.workspace_symbols > 0
 end, 10000)
+
+-- formatting: the folder's badly indented messy.ss, through the client's own formatting call
+vim.cmd("edit " .. vim.fn.fnameescape(vim.fn.fnamemodify(file, ":h") .. "/messy.ss"))
+vim.bo.expandtab = true -- as plugin/editors/neovim.lua sets for Gerbil files
+vim.lsp.buf_attach_client(0, client_id)
+if vim.lsp.buf.format then
+  vim.lsp.buf.format({ timeout_ms = 20000 })
+else
+  vim.lsp.buf.formatting_sync(nil, 20000) -- Neovim 0.7
+end
+out.formatted = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
 
 local fh = io.open(vim.env.RESULT_JSON, "w")
 fh:write(vim.fn.json_encode(out))
