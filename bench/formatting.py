@@ -34,7 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.lsp_diagnostics import SAMPLE_FORM  # noqa: E402
 from gerbil_lsp.core.indent import Indenter, indent_line, reindent  # noqa: E402
+from gerbil_lsp.core.index import default_index  # noqa: E402
 from gerbil_lsp.core.reader import SYMBOL, read_source  # noqa: E402
+from gerbil_lsp.server.analysis import analyze  # noqa: E402
+from gerbil_lsp.server.features.formatting import known_bodies  # noqa: E402
 
 console = Console()
 
@@ -61,12 +64,15 @@ def agreement(tree: Path) -> dict:
     lines = per_line = per_file_lines = unchanged_files = skipped = 0
     heads: Counter = Counter()
     examples: dict[str, str] = {}
+    index = default_index()
     for path in track(files, description="indenting", console=console):
-        result = read_source(path.read_text(encoding="utf-8", errors="replace"))
+        # as the server does: the file's macros and the docs' signatures say where bodies start
+        analysis = analyze(path.read_text(encoding="utf-8", errors="replace"), path.as_uri(), index, path=str(path))
+        result, known = analysis.result, known_bodies(analysis)
         if result.errors or not result.plain_syntax:
             skipped += 1
             continue
-        indenter = Indenter(result)
+        indenter = Indenter(result, known=known)
         indenter.indent = _AsWritten()
         containers = {line: container for line, _, _, container in indenter._line_containers(None)}
         lines += len(containers)
@@ -75,7 +81,7 @@ def agreement(tree: Path) -> dict:
             head = head_of(containers[change.line])
             heads[head] += 1
             examples.setdefault(head, f"{path.relative_to(tree)}:{change.line + 1} ({change.old} -> {change.new})")
-        changes = reindent(result)
+        changes = reindent(result, known=known)
         per_file_lines += len(changes)
         unchanged_files += not changes
     return {"files": len(files) - skipped, "skipped": skipped, "lines": lines, "per_line": per_line,

@@ -8,9 +8,11 @@ Lisp indentation with Gerbil's forms):
   head's line, else under the head;
 * a form with a body (``def...``, ``lambda``, ``let``, ``when``, ``match``...)
   indents its first *distinguished* arguments (the bindings of ``let``, the
-  value ``match`` reads) by 4 when they start a line, and its body by 2;
-* a list whose head is a list (``let`` bindings, ``cond`` clauses) aligns under
-  its first element; vectors and quoted data are indented as code is;
+  value ``match`` reads) by 4 when they start a line, and its body by 2; a
+  macro not in the table has a body where its pattern or documented signature
+  names one (``(defrules with-table () ((_ t body ...) ...))``: one argument, then the body);
+* a list whose head is a list (``let`` bindings, ``cond`` clauses) or a string
+  aligns under its first element; vectors and quoted data are indented as code is;
 * a line that is part of a multi-line string or block comment is never touched,
   nor a ``;;;`` comment; other comments are indented as the code they sit in.
 
@@ -20,10 +22,21 @@ Lines are computed top to bottom, each from the new columns of the lines above.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from gerbil_lsp.core.reader import LIST, QUOTE, STRING, SYMBOL, VECTOR, LineIndex, Node, ReadResult
+from gerbil_lsp.core.reader import (
+    DOT,
+    LIST,
+    QUOTE,
+    STRING,
+    SYMBOL,
+    VECTOR,
+    LineIndex,
+    Node,
+    ReadResult,
+    read_source,
+)
 
 BODY = 2
 """Columns a body is indented by, from its form's opening paren."""
@@ -54,17 +67,52 @@ BODY_FORMS: dict[str, int] = {
 }
 
 
-def body_arguments(head: str) -> int | None:
+# Documented with a body, but laid out as calls in Gerbil's sources: (try\n (work)\n (catch ...)).
+PLAIN_CALLS = frozenset({"try", "finally"})
+
+BodyArguments = Callable[[str], "int | None"]
+"""What the file knows of a head that is none of the above (its macros' patterns, the docs' signatures)."""
+
+
+def body_arguments(head: str, known: BodyArguments | None = None) -> int | None:
     """How many arguments ``head`` takes before its body; -1: all of it is a body; None: a plain call."""
     count = BODY_FORMS.get(head)
     if count is not None:
         return count
+    if head in PLAIN_CALLS:
+        return None
     if head == "let":  # a named let has its name and bindings before the body: handled by the caller
         return 1
     if head.startswith("def"):
         return -1  # a definition: indented as a body throughout
+    count = known(head) if known is not None else None
+    if count is not None:
+        return count
     if head.startswith("with-"):
         return 1  # (with-lock mx body ...)
+    return None
+
+
+def body_position(items: list[Node]) -> int | None:
+    """Where the body starts among a macro's arguments, by the name a pattern or signature gives it.
+
+    ``(_ table body ...)`` and ``(while test body ...)`` -> 1; None when nothing is named ``body``.
+    """
+    position = 0
+    for item in items:
+        if item.kind is DOT:
+            continue
+        if item.kind is SYMBOL and item.value.startswith("body"):  # type: ignore[union-attr]
+            return position
+        position += 1
+    return None
+
+
+def signature_body_position(signature: str) -> int | None:
+    """:func:`body_position` of a documented signature such as ``(let-hash hash body ...)``."""
+    forms = read_source(signature).forms
+    if forms and forms[0].kind is LIST and forms[0].children:
+        return body_position(forms[0].children[1:])
     return None
 
 
@@ -88,8 +136,9 @@ class Indenter:
     """
 
     def __init__(self, result: ReadResult, tab_size: int = 8, tabs: bool = False, first: int = 0,
-                 last: int | None = None) -> None:
+                 last: int | None = None, known: BodyArguments | None = None) -> None:
         self.result = result
+        self.known = known
         self.text = result.text
         self.lines = lines = result.lines
         self.tab_size = max(1, tab_size)
@@ -181,11 +230,11 @@ class Indenter:
         if k == 0 or not children:
             return opening + len(container.delimiter)
         head = children[0]
-        if head.kind in (LIST, VECTOR):
-            return self.column(head.start)  # ((a 1) (b 2)): bindings, clauses, data
+        if head.kind in (LIST, VECTOR, STRING):
+            return self.column(head.start)  # ((a 1) (b 2)), ("a" b): under the first element
         if head.kind is not SYMBOL:
-            return self._aligned(children, k)  # (1 2 3), (key: value ...): as a call
-        distinguished = body_arguments(head.value)  # type: ignore[arg-type]
+            return self._aligned(children, k)  # (1 2 3), (key: value ...), ['begin ...]: as a call
+        distinguished = body_arguments(head.value, self.known)  # type: ignore[arg-type]
         if distinguished == -1:  # def...: all of it is indented as a body
             return opening + BODY
         if distinguished is None:
@@ -244,14 +293,15 @@ def _multi_line_nodes(forms: list[Node], lines: LineIndex) -> tuple[list[Node], 
 
 
 def reindent(result: ReadResult, first: int = 0, last: int | None = None, tab_size: int = 8,
-             tabs: bool = False) -> list[LineIndent]:
+             tabs: bool = False, known: BodyArguments | None = None) -> list[LineIndent]:
     """The lines (``first`` to ``last``) whose indentation should change, in a text that reads cleanly."""
-    return Indenter(result, tab_size, tabs, first, last).lines_to_change()
+    return Indenter(result, tab_size, tabs, first, last, known).lines_to_change()
 
 
-def indent_line(result: ReadResult, line: int, tab_size: int = 8, tabs: bool = False) -> LineIndent | None:
+def indent_line(result: ReadResult, line: int, tab_size: int = 8, tabs: bool = False,
+                known: BodyArguments | None = None) -> LineIndent | None:
     """The new indentation of ``line``, blank or not (the line a newline just opened); None: it is right."""
-    changes = Indenter(result, tab_size, tabs, line, line).lines_to_change(blank=line)
+    changes = Indenter(result, tab_size, tabs, line, line, known).lines_to_change(blank=line)
     return changes[0] if changes else None
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gerbil_lsp.core.indent import apply, indent_line, reindent
+from gerbil_lsp.core.indent import (
+    apply,
+    body_position,
+    indent_line,
+    reindent,
+    signature_body_position,
+)
 from gerbil_lsp.core.reader import read_source
 
 # Written for these tests in the layout of Gerbil's own sources.
@@ -127,6 +133,20 @@ def test_tabs_are_measured_and_written_when_asked():
     # as spaces: the tabs are replaced, the columns stay
     assert reindented(text, tab_size=2) == "(def (f)\n  (foo a\n       b))\n"
     assert reindented("(def (f)\n(foo a\nb))\n", tab_size=4, tabs=True) == "(def (f)\n  (foo a\n\t   b))\n"
+
+
+def test_a_macro_body_found_by_its_pattern_or_signature():
+    pattern = read_source("(_ table body ...)").forms[0].children[1:]
+    assert body_position(pattern) == 1
+    assert body_position(read_source("(_ a b . body)").forms[0].children[1:]) == 2
+    assert signature_body_position("(for/fold <iv-bind> <bind> body ...)") == 2
+    assert signature_body_position("(hash-get hash key) -> any") is None
+    text = "(with-table t\n(display t))\n(try\n(work))\n"
+    # what the file knows of with-table gives it a body; try stays a call, as Gerbil's sources lay it out
+    assert reindented(text, known={"with-table": 1, "try": 0}.get) == "(with-table t\n  (display t))\n(try\n (work))\n"
+    assert reindented(text) == "(with-table t\n  (display t))\n(try\n (work))\n"  # with-...: a body anyway
+    assert reindented("(table-do t\n(display t))\n", known={"table-do": 1}.get) == "(table-do t\n  (display t))\n"
+    assert reindented("(table-do t\n(display t))\n") == "(table-do t\n          (display t))\n"
 
 
 def test_a_line_opened_in_an_unfinished_form():

@@ -69,6 +69,19 @@ async def test_formatting_reindents_the_file_and_only_its_indentation(client: La
         text_document=doc(uri), options=SPACES))) == []
 
 
+async def test_macros_indent_their_body_where_their_pattern_or_documentation_puts_it(client: LanguageClient, tmp_path):
+    # over-table: the file's own macro, (_ t body ...); let-hash: :std/sugar's, documented (let-hash hash body ...)
+    text = ("(import :std/sugar)\n(defrules over-table ()\n((_ t body ...) (let ((x t)) body ...)))\n"
+            "(def (f h)\n(over-table h\n(display h)\n(newline))\n(let-hash h\n(display .a))\n(frob h\n1))\n")
+    uri, _ = await open_doc(client, tmp_path, text)
+    edits = await client.text_document_formatting_async(types.DocumentFormattingParams(
+        text_document=doc(uri), options=SPACES))
+    assert applied(text, edits) == (
+        "(import :std/sugar)\n(defrules over-table ()\n  ((_ t body ...) (let ((x t)) body ...)))\n"
+        "(def (f h)\n  (over-table h\n    (display h)\n    (newline))\n  (let-hash h\n    (display .a))\n"
+        "  (frob h\n        1))\n")  # frob is no macro: a call, aligned under its argument
+
+
 async def test_range_formatting_touches_the_selected_lines_only(client: LanguageClient, tmp_path):
     uri, _ = await open_doc(client, tmp_path, MESSY)
     # lines 2 and 3 (0-based 1..2), selected as whole lines: the selection ends at the start of line 3

@@ -9,12 +9,20 @@ after it. A newline typed in an unfinished form is still indented (onType).
 
 from __future__ import annotations
 
+import functools
 import os
 from bisect import bisect_left
 
 from lsprotocol import types
 
-from gerbil_lsp.core.indent import Indenter, LineIndent, indent_line
+from gerbil_lsp.core.indent import (
+    BodyArguments,
+    Indenter,
+    LineIndent,
+    body_position,
+    indent_line,
+    signature_body_position,
+)
 from gerbil_lsp.core.reader import ReadResult
 from gerbil_lsp.server.analysis import Analysis
 from gerbil_lsp.server.features.refusals import Refused, keep_refusals_out_of_the_log
@@ -30,6 +38,26 @@ def refusal(analysis: Analysis, before_line: int | None = None) -> str | None:
         if before_line is None or error.span.start.line <= before_line:
             return f"{name}:{error.span.start.line + 1}: {error.message}: fix this first, then format"
     return None
+
+
+def known_bodies(analysis: Analysis) -> BodyArguments:
+    """Where the body of a macro the file defines or imports starts: by its pattern, else its documented signature."""
+
+    @functools.cache
+    def known(head: str) -> int | None:
+        _, plan, _ = analysis.macros.plan(head, None)
+        for clause in plan.clauses if plan is not None else ():
+            position = body_position(clause.pattern)
+            if position is not None:
+                return position
+        symbol = analysis.visible.get(head)
+        for signature in symbol.signatures if symbol is not None else ():
+            position = signature_body_position(signature)
+            if position is not None:
+                return position
+        return None
+
+    return known
 
 
 def line_edit(change: LineIndent) -> types.TextEdit:
@@ -79,7 +107,8 @@ def _position(lines, offset: int) -> types.Position:
 def edits_for(analysis: Analysis, options: types.FormattingOptions, first: int = 0,
               last: int | None = None) -> list[types.TextEdit]:
     last = analysis.result.lines.line_count - 1 if last is None else last
-    indenter = Indenter(analysis.result, options.tab_size, not options.insert_spaces, first, last)
+    indenter = Indenter(analysis.result, options.tab_size, not options.insert_spaces, first, last,
+                        known_bodies(analysis))
     return [line_edit(c) for c in indenter.lines_to_change()] + \
         whitespace_edits(indenter, options, first, last)
 
@@ -116,5 +145,5 @@ def register(server) -> None:
         if analysis is None or not analysis.result.plain_syntax or params.ch != "\n":
             return None
         change = indent_line(analysis.result, params.position.line, params.options.tab_size,
-                             tabs=not params.options.insert_spaces)
+                             not params.options.insert_spaces, known_bodies(analysis))
         return [line_edit(change)] if change is not None else []
