@@ -67,14 +67,14 @@ class Uses:
     units: list[Node] = field(default_factory=list)  # the top-level forms the uses are in
 
 
-def symbols_named(node: Node, names: set[str] | frozenset[str]) -> Iterator[Node]:
-    """The symbols under ``node`` whose name is in ``names``, quoted data left out."""
+def symbols_named(node: Node, names: set[str] | frozenset[str] | None) -> Iterator[Node]:
+    """The symbols under ``node`` whose name is in ``names`` (None: all of them), quoted data left out."""
     stack: list[tuple[Node, int]] = [(node, 0)]
     while stack:
         sub, quasi = stack.pop()
         kind = sub.kind
         if kind is SYMBOL:
-            if quasi == 0 and sub.value in names:
+            if quasi == 0 and (names is None or sub.value in names):
                 yield sub
         elif kind is QUOTE:
             prefix = sub.delimiter

@@ -115,6 +115,10 @@ async def ask_everything(client: LanguageClient, uri: str, position: types.Posit
             text_document=doc_id(uri), range=here, options=FORMATTING))), seconds),
         await bounded(client.text_document_on_type_formatting_async(types.DocumentOnTypeFormattingParams(
             text_document=doc_id(uri), position=position, ch="\n", options=FORMATTING)), seconds),
+        await bounded(client.text_document_semantic_tokens_full_async(
+            types.SemanticTokensParams(text_document=doc_id(uri))), seconds),
+        await bounded(client.text_document_semantic_tokens_range_async(types.SemanticTokensRangeParams(
+            text_document=doc_id(uri), range=here)), seconds),
     ]
 
 
@@ -182,12 +186,13 @@ async def test_positions_out_of_range_are_answered(client: LanguageClient, tmp_p
     assert await published(client, empty) == []
     for line, character in [(0, 0), (0, 1), (1, 0), (far, far)]:
         (completion, hover, signature, definition, symbols, actions, (selection,), folds, references, highlights,
-         rename, formatting, range_formatting, on_type) = await ask_everything(
+         rename, formatting, range_formatting, on_type, tokens, tokens_in_range) = await ask_everything(
             client, empty, types.Position(line=line, character=character))
         assert hover is None and signature is None and definition is None
         assert not symbols and not actions and not folds and selection.parent is None
         assert references is None and highlights is None and rename is None
         assert not formatting and not range_formatting and not on_type
+        assert not tokens.data and not tokens_in_range.data
         assert completion is not None  # the prelude is offered even in an empty file
     await assert_alive(client, tmp_path)
 

@@ -19,11 +19,12 @@ def register_all(server) -> None:
         references,
         rename,
         selection_range,
+        semantic_tokens,
         signature_help,
         workspace_symbol,
     )
 
     for module in (lifecycle, diagnostics, completion, hover, signature_help, definition, document_symbol,
                    code_actions, inline_completion, commands, workspace_symbol, selection_range, folding_range,
-                   references, rename, formatting):
+                   references, rename, formatting, semantic_tokens):
         module.register(server)
