@@ -202,9 +202,6 @@ def _mount_parts() -> None:
     from gerbil_lsp.core.index.cli import index_app  # core: index build | lookup | drift
 
     app.add_typer(index_app, name="index")
-    from gerbil_lsp.core.indent_cli import format_command  # core: format [--check | --diff]
-
-    app.command("format")(format_command)
     from gerbil_lsp.server.cli import (
         serve as serve_server,  # server: gerbil-lsp serve [--tcp HOST:PORT]
     )
@@ -218,6 +215,9 @@ def _mount_parts() -> None:
         from gerbil_lsp.harvest.server_hooks import attach_to_server
 
         serve_server(tcp=tcp, stdio=stdio, extensions=[attach_to_server])
+    from gerbil_lsp.server.format_cli import format_command  # server: format [--check | --diff]
+
+    app.command("format")(format_command)
     from gerbil_lsp.data.cli import data_app  # data: build | validate | stats | show
 
     app.add_typer(data_app, name="data")

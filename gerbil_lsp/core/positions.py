@@ -152,6 +152,11 @@ class LineIndex:
             ch += bisect_left(astral, offset) - bisect_left(astral, ls)
         return offset, line, ch
 
+    def position(self, offset: int) -> tuple[int, int]:
+        """``(line, UTF-16 character)`` of ``offset``: ``pos`` without building a ``Pos``."""
+        _, line, character = self._locate(offset)
+        return line, character
+
     def pos(self, offset: int) -> Pos:
         """The LSP position of ``offset`` (clamped into ``[0, len(text)]``)."""
         return make_pos(*self._locate(offset))

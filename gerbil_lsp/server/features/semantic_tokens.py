@@ -23,7 +23,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from gerbil_lsp.core.index import Symbol
-from gerbil_lsp.core.reader import Node
+from gerbil_lsp.core.reader import LineIndex, Node
 from gerbil_lsp.server.analysis import Analysis, top_units
 from gerbil_lsp.server.occurrences import locally_bound, symbols_named
 
@@ -53,34 +53,35 @@ def tokens(analysis: Analysis, first_line: int = 0, last_line: int | None = None
     found: list[tuple[int, int, int, int, int]] = []  # line, character, length, type, modifiers
     definitions = analysis.definitions
     visible = analysis.visible
+    lines = analysis.result.lines
     for unit in top_units(analysis):
         line, _, end_line, _ = unit.line_columns()
         if end_line < first_line or (last_line is not None and line > last_line):
             continue
         if unit.head in _MODULE_FORMS:
-            _modules(unit, found)
+            _modules(unit, lines, found)
         local = locally_bound(analysis, unit)
         for node in symbols_named(unit, None):
             name = node.value
+            modifiers = 0
             if name in _AUXILIARY:
                 kind, modifiers = KEYWORD, DEFAULT_LIBRARY
             elif name in local:
-                kind, modifiers = VARIABLE, 0
+                kind = VARIABLE
             elif name in definitions:
                 definition = definitions[name]
-                kind, modifiers = _BY_KIND.get(definition.kind, VARIABLE), 0
-                start_line, start_character, _, _ = node.line_columns()
-                if (start_line, start_character) == (definition.line, definition.character):
+                kind = _BY_KIND.get(definition.kind, VARIABLE)
+                if lines.position(node.start) == (definition.line, definition.character):
                     modifiers = DECLARATION
             elif name in visible:
                 kind, modifiers = token_of(visible[name])
             else:
                 continue
-            _add(node, kind, modifiers, found)
+            _add(node, lines, kind, modifiers, found)
     return _encoded(sorted(found))
 
 
-def _modules(form: Node, found: list) -> None:
+def _modules(form: Node, lines: LineIndex, found: list) -> None:
     """Module names in an import or export form (``:std/iter``, ``./util``), at any depth of its specs."""
     stack = list(form.children[1:])
     while stack:
@@ -88,13 +89,12 @@ def _modules(form: Node, found: list) -> None:
         if node.children:
             stack.extend(node.children)
         elif node.kind.value == "symbol" and node.value.startswith((":", "./", "../")):
-            _add(node, NAMESPACE, 0, found)
+            _add(node, lines, NAMESPACE, 0, found)
 
 
-def _add(node: Node, kind: int, modifiers: int, found: list) -> None:
-    line, character, end_line, end_character = node.line_columns()
-    if end_line == line and end_character > character:  # a token is on one line
-        found.append((line, character, end_character - character, kind, modifiers))
+def _add(node: Node, lines: LineIndex, kind: int, modifiers: int, found: list) -> None:
+    if "\n" not in node.text and "\r" not in node.text:  # a token is on one line (not so a |multi-line| symbol)
+        found.append((*lines.position(node.start), lines.utf16_len(node.start, node.end), kind, modifiers))
 
 
 def _encoded(found: list[tuple[int, int, int, int, int]]) -> list[int]:

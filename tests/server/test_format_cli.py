@@ -34,6 +34,15 @@ def test_formatting_rewrites_only_indentation_keeping_bom_and_line_endings(_isol
     assert run_cli("format", "--check", str(tmp_path), home=_isolated_home).returncode == 0
 
 
+def test_a_files_own_macro_indents_its_body_as_in_the_editor(_isolated_home, tmp_path):
+    text = "(defrules over-table ()\n((_ t body ...) (let ((x t)) body ...)))\n(over-table h\n(display h))\n"
+    (tmp_path / "macro.ss").write_text(text)
+    result = run_cli("format", str(tmp_path / "macro.ss"), home=_isolated_home)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "macro.ss").read_text() == (
+        "(defrules over-table ()\n  ((_ t body ...) (let ((x t)) body ...)))\n(over-table h\n  (display h))\n")
+
+
 def test_files_that_cannot_be_formatted_are_named_with_the_place_and_kept(_isolated_home, tmp_path):
     unread = tmp_path / "unread.ss"
     unread.write_text("(def (f x) x)\n(g x))\n")
