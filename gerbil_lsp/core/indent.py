@@ -57,7 +57,7 @@ BODY_FORMS: dict[str, int] = {
     "unwind-protect": 1, "dynamic-wind": 3, "catch": 1,
     "with-catch": 1, "with-exception-handler": 1, "with-exception-catcher": 1,
     "guard": 1, "with-lock": 1, "with-destroy": 1, "with-methods": 1,
-    "test-suite": 1, "test-case": 1,
+    "call-with-input-file": 1, "call-with-output-file": 1, "test-suite": 1, "test-case": 1,
     # syntax
     "syntax-rules": 1, "syntax-case": 2, "ast-case": 2, "core-syntax-case": 2, "core-ast-case": 2, "ast-rules": 1, "with-syntax": 1,
     "with-syntax*": 1, "syntax-parameterize": 1, "syntax/loc": 1, "begin-syntax": 0, "begin-foreign": 0,
