@@ -136,6 +136,14 @@ def named_root(params: types.InitializeParams) -> str | None:
     return params.root_path or None
 
 
+def named_roots(params: types.InitializeParams) -> list[str]:
+    """Every workspace folder the editor named (its workspaceFolders, else its root), or none."""
+    if params.workspace_folders:
+        return [path for folder in params.workspace_folders if (path := uri_to_path(folder.uri))]
+    root = named_root(params)
+    return [root] if root else []
+
+
 def root_of(params: types.InitializeParams) -> str | None:
     """The workspace for settings: the one the editor named, else the folder the server runs in."""
     return named_root(params) or str(Path.cwd())

@@ -68,25 +68,51 @@ class WorkspaceDefinition(NamedTuple):
     character: int
 
 
-def _module_rows(index, paths: list[str], texts: dict[str, str], root: str, progress=None) -> dict:
-    """On the worker thread. The editor's texts are read here, so no tree the event loop edits is shared."""
+def _module_rows(index, by_root: dict[str, list[str]], texts: dict[str, str], progress=None) -> dict:
+    """On the worker thread, folder by folder (a module's id comes from its folder's package).
+
+    The editor's texts are read here, so no tree the event loop edits is shared.
+    """
     results = {path: read_source(text) for path, text in texts.items()}
-    return index.module_rows(paths, results, root, progress)
+    rows: dict = {}
+    done = 0
+    for root, paths in by_root.items():
+        report = (lambda n, before=done: progress(before + n)) if progress is not None else None
+        rows.update(index.module_rows(paths, results, root, report))
+        done += len(paths)
+    return rows
 
 
-def _on_disk(open_paths: set[str], root: str | None, limit: int) -> Iterator[SearchedFile]:
+def _files_to_scan(roots: list[str], limit: int, index) -> list[str]:
+    """:func:`workspace_files` of each folder, ``limit`` files in all."""
+    out: list[str] = []
+    for root in roots:
+        if len(out) >= limit:
+            break
+        out += workspace_files(root, limit - len(out), index)
+    return out
+
+
+def _on_disk(open_paths: set[str], roots: list[str], limit: int) -> Iterator[SearchedFile]:
     """The workspace's ``.ss`` files not open in the editor, each read as it is needed."""
-    if root is None or not limit:
-        return
-    for path, _ in source_files(root, limit):
-        if os.path.normpath(path) in open_paths:
-            continue
+    seen: set[str] = set()  # a folder inside another is walked twice
+    for root in roots:
+        for path, _ in source_files(root, limit):
+            path = os.path.normpath(path)
+            if path in open_paths or path in seen or len(seen) >= limit:
+                continue
+            seen.add(path)
         try:
             text = Path(path).read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             log.warning("searching the workspace: cannot read %s (%s)", path, exc)
             continue
         yield SearchedFile(Path(path).as_uri(), text, path)
+
+
+def _under(path: str, root: str) -> bool:
+    """Whether the normalised absolute ``path`` is inside the folder ``root``."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 class _ScanProgress:
@@ -118,7 +144,7 @@ class WorkspaceModules:
 
     def __init__(self, server) -> None:
         self.server = server
-        self.root: str | None = None
+        self.roots: list[str] = []  # the workspace folders, absolute
         self._lock = asyncio.Lock()  # one scan at a time: each commits before the next reads
         self._resting: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -129,17 +155,35 @@ class WorkspaceModules:
     def limit(self) -> int:
         return self.server.settings.settings.index.workspace_files
 
-    def start(self, root: str | None) -> None:
-        """Scan the workspace named by the editor (never a guessed one: it may be a home folder)."""
-        if not root or not os.path.isdir(root) or self.limit == 0:
-            return
-        self.root = os.path.normpath(os.path.abspath(root))
-        self._spawn(self._scan_all())
+    def start(self, roots: list[str]) -> None:
+        """Scan the workspace folders named by the editor (never a guessed one: it may be a home folder)."""
+        if self._add(roots) and self.limit:
+            self._spawn(self._scan_all(list(self.roots)))
+
+    def folders_changed(self, added: list[str], removed: list[str]) -> None:
+        """``workspace/didChangeWorkspaceFolders``: forget the modules of the folders gone, scan the new ones."""
+        gone = {os.path.normpath(os.path.abspath(root)) for root in removed}
+        self.roots = [root for root in self.roots if root not in gone]
+        if gone:
+            self._spawn(self._forget(gone))
+        new = self._add(added)
+        if new and self.limit:
+            self._spawn(self._scan_all(new))
+
+    def _add(self, roots: list[str]) -> list[str]:
+        """The folders of ``roots`` that exist and are new, now part of the workspace."""
+        new = []
+        for root in roots:
+            root = os.path.normpath(os.path.abspath(root))
+            if os.path.isdir(root) and root not in self.roots:
+                self.roots.append(root)
+                new.append(root)
+        return new
 
     def index_replaced(self) -> None:
         """The settings named another index: it gets the workspace's modules too."""
-        if self.root is not None and self.limit:
-            self._spawn(self._scan_all())
+        if self.roots and self.limit:
+            self._spawn(self._scan_all(list(self.roots)))
 
     def definitions(self) -> Iterator[WorkspaceDefinition]:
         """Every top-level definition of the workspace's modules (workspace/symbol).
@@ -171,7 +215,7 @@ class WorkspaceModules:
         """
         open_paths = set(self._open_texts())
         async with self._lock:
-            return await asyncio.to_thread(job, _on_disk(open_paths, self.root, self.limit))
+            return await asyncio.to_thread(job, _on_disk(open_paths, list(self.roots), self.limit))
 
     # -- the editor's events (document listener) -------------------------------------------
     def on_did_open(self, uri: str, text: str, version: int) -> None:
@@ -204,13 +248,15 @@ class WorkspaceModules:
                 self._spawn(self._scan_one(path, self._editor_text(event.uri)))
 
     # -- scanning -------------------------------------------------------------------------
-    async def _scan_all(self) -> None:
+    async def _scan_all(self, roots: list[str]) -> None:
+        """Every ``.ss`` file of the folders ``roots`` (the index does not have as it is on disk)."""
         async with self._lock:
             index = self.server.index
-            if index is None or self.root is None:
+            roots = [root for root in roots if root in self.roots]  # not removed meanwhile
+            if index is None or not roots:
                 return
-            texts = self._open_texts()
-            paths = await asyncio.to_thread(workspace_files, self.root, self.limit, index)
+            texts = {path: text for path, text in self._open_texts().items() if self._root_of(path) in roots}
+            paths = await asyncio.to_thread(_files_to_scan, roots, self.limit, index)
             paths = sorted(set(paths) | set(texts))
             if not paths:
                 return
@@ -219,12 +265,12 @@ class WorkspaceModules:
             report = (lambda done: loop.call_soon_threadsafe(progress.report, done)) if progress else None
             scanned: dict = {}
             try:
-                scanned = await asyncio.to_thread(_module_rows, index, paths, texts, self.root, report)
+                scanned = await asyncio.to_thread(_module_rows, index, self._by_root(paths), texts, report)
                 self._commit(index, paths, scanned)
             finally:
                 if progress is not None:
                     progress.end(len(scanned))
-            log.info("workspace %s: %d of its modules scanned", self.root, len(scanned))
+            log.info("workspace %s: %d of its modules scanned", ", ".join(roots), len(scanned))
 
     async def _progress(self, total: int) -> _ScanProgress | None:
         """Progress for a scan long enough to notice, when the editor shows work-done progress."""
@@ -247,10 +293,10 @@ class WorkspaceModules:
         """Some files again, with the editor's texts where given."""
         async with self._lock:
             index = self.server.index
-            if index is None or self.root is None:
+            if index is None or not self.roots:
                 return
             present = [path for path in paths if path in texts or os.path.isfile(path)]
-            scanned = await asyncio.to_thread(_module_rows, index, present, texts, self.root) if present else {}
+            scanned = await asyncio.to_thread(_module_rows, index, self._by_root(present), texts) if present else {}
             self._commit(index, paths, scanned)
 
     def _commit(self, index, paths: list[str], scanned: dict) -> None:
@@ -270,17 +316,35 @@ class WorkspaceModules:
                     changed.append(old)
         if not changed:
             return
-        log.info("workspace modules changed: %s", ", ".join(sorted(changed)[:10]))
-        from gerbil_lsp.server.features.diagnostics import schedule
-
-        for document in list(self.server.workspace.text_documents.values()):
-            schedule(self.server, document.uri, delay_ms=0)
+        self._check_open_files(changed)
         # a module that re-exports a changed one holds copies of its rows: scan it again too
         ours = [mid for mid in index.modules() if self.in_workspace(index.module_path(mid))]
         again = [index.module_path(mid) for mid in index.reexporters(set(changed), ours)]
         if again:
             texts = self._open_texts()
             self._spawn(self._scan(again, {path: texts[path] for path in again if path in texts}))
+
+    async def _forget(self, gone: set[str]) -> None:
+        """Drop the scanned modules of workspace folders that were removed (unless another folder holds them)."""
+        async with self._lock:
+            index = self.server.index
+            changed = []
+            for mid, module in list(self.scans.items()):
+                path = module.path and os.path.normpath(module.path)
+                if path and any(_under(path, root) for root in gone) and self.in_workspace(path) is None:
+                    del self.scans[mid]
+                    if index is not None and index.drop_module(mid):
+                        changed.append(mid)
+            if changed:
+                self._check_open_files(changed)
+
+    def _check_open_files(self, changed: list[str]) -> None:
+        """Modules' exports changed: diagnose the open files again."""
+        log.info("workspace modules changed: %s", ", ".join(sorted(changed)[:10]))
+        from gerbil_lsp.server.features.diagnostics import schedule
+
+        for document in list(self.server.workspace.text_documents.values()):
+            schedule(self.server, document.uri, delay_ms=0)
 
     # -- helpers ---------------------------------------------------------------------------
     def _path(self, uri: str) -> str | None:
@@ -290,14 +354,28 @@ class WorkspaceModules:
         return self.in_workspace(uri_to_path(uri))
 
     def in_workspace(self, path: str | None) -> str | None:
-        """``path``, absolute, when it is a ``.ss`` file of the workspace (outside build output), else None."""
-        if self.root is None or not self.limit or path is None or not path.endswith(".ss"):
+        """``path``, absolute, when it is a ``.ss`` file of a workspace folder (outside build output), else None."""
+        if not self.limit or path is None or not path.endswith(".ss"):
             return None
         path = os.path.normpath(os.path.abspath(path))
-        parts = os.path.relpath(path, self.root).split(os.sep)
-        if parts[0] == os.pardir or any(skipped_folder(p) for p in parts[:-1]):
+        root = self._root_of(path)
+        if root is None or any(skipped_folder(p) for p in os.path.relpath(path, root).split(os.sep)[:-1]):
             return None
         return path
+
+    def _root_of(self, path: str) -> str | None:
+        """The workspace folder ``path`` is in (the innermost, when folders nest)."""
+        inside = [root for root in self.roots if _under(path, root)]
+        return max(inside, key=len) if inside else None
+
+    def _by_root(self, paths: list[str]) -> dict[str, list[str]]:
+        """``paths`` by the workspace folder each is in."""
+        by_root: dict[str, list[str]] = {}
+        for path in paths:
+            root = self._root_of(os.path.normpath(path))
+            if root is not None:
+                by_root.setdefault(root, []).append(path)
+        return by_root
 
     def _editor_text(self, uri: str) -> str | None:
         document = self.server.document(uri)

@@ -239,3 +239,54 @@ def test_the_workspace_walk_skips_build_output_stops_at_the_limit_and_leaves_wha
     later = (tmp_path / "with-project.json.gz").stat().st_mtime + 5
     os.utime(project / "util.ss", (later, later))
     assert workspace_files(str(project), 100, built) == [str(project / "util.ss")]
+
+
+async def test_every_workspace_folder_is_scanned_and_folders_can_come_and_go(client, project):
+    """Two folders, each its own package: main.ss in shop imports :tools/fmt from the other one."""
+    tools = project.parent / "tools"
+    tools.mkdir()
+    (tools / "gerbil.pkg").write_text("(package: tools)\n")
+    (tools / "fmt.ss").write_text("(import :gerbil/core)\n(export money)\n\n(def (money x) x)\n")
+    text = MAIN.replace("./util)", "./util :tools/fmt)") + "\n(def (shown item)\n  (money (total item)))\n"
+    folder = types.WorkspaceFolder
+    await client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(),
+        workspace_folders=[folder(uri=project.as_uri(), name="shop"), folder(uri=tools.as_uri(), name="tools")],
+        initialization_options={"diagnostics": {"debounce_ms": 0},
+                                "index": {"path": str(project.parent / "index.json.gz")}}))
+    uri = (project / "main.ss").as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="gerbil", version=1, text=text)))
+    assert await unbound_names(client, uri, until=lambda names: names == {"discount-of"}) == {"discount-of"}
+
+    async def money_symbols() -> list[str]:
+        found = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="money"))
+        return [s.container_name for s in found]
+
+    assert await money_symbols() == [":tools/fmt"]
+
+    def change(added=(), removed=()) -> None:
+        client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(added=list(added), removed=list(removed))))
+
+    async def money_from() -> str | None:
+        hover = await client.text_document_hover_async(types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=9, character=4)))
+        return hover.contents.value if hover is not None else None
+
+    assert ":tools/fmt" in await money_from()
+
+    # its module is forgotten: main.ss imports a module the index does not know, so it gets no unbound check
+    change(removed=[folder(uri=tools.as_uri(), name="tools")])
+    assert await unbound_names(client, uri, until=lambda names: not names) == set()
+    assert await money_symbols() == [] and await money_from() is None
+
+    change(added=[folder(uri=tools.as_uri(), name="tools")])  # and scanned again when it comes back
+    assert await unbound_names(client, uri, until=lambda names: names == {"discount-of"}) == {"discount-of"}
+    assert await money_symbols() == [":tools/fmt"]
+    # references search every folder: the definition in tools/fmt.ss, the use in shop/main.ss
+    found = await client.text_document_references_async(types.ReferenceParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=9, character=4),
+        context=types.ReferenceContext(include_declaration=True)))
+    assert sorted((Path(loc.uri).parent.name, Path(loc.uri).name, loc.range.start.line) for loc in found) == [
+        ("shop", "main.ss", 9), ("tools", "fmt.ss", 1), ("tools", "fmt.ss", 3)]

@@ -10,7 +10,7 @@ import logging
 
 from lsprotocol import types
 
-from gerbil_lsp.server.app import named_root, root_of
+from gerbil_lsp.server.app import named_roots, root_of, uri_to_path
 from gerbil_lsp.server.features.diagnostics import schedule
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def register(server) -> None:
         _start_model(server)
         for callback in server.on_initialized:
             callback(server)
-        server.workspace_modules.start(named_root(params))
+        server.workspace_modules.start(named_roots(params))
         watched = params.capabilities.workspace and params.capabilities.workspace.did_change_watched_files
         server.watch_files = bool(watched and watched.dynamic_registration)
 
@@ -39,6 +39,14 @@ def register(server) -> None:
                                        watchers=[types.FileSystemWatcher(glob_pattern="**/*.ss")]))]))
         except Exception as exc:  # then saves and closes in the editor still keep the index current
             log.info("the editor will not report files changed on disk: %s", exc)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_workspace_folders(params: types.DidChangeWorkspaceFoldersParams) -> None:
+        """Folders added to the workspace are scanned; the modules of folders removed are forgotten."""
+        def paths(folders) -> list[str]:
+            return [path for folder in folders or [] if (path := uri_to_path(folder.uri))]
+
+        server.workspace_modules.folders_changed(paths(params.event.added), paths(params.event.removed))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
