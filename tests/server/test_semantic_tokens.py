@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
+
+from gerbil_lsp.core.index import build_index
+from tests.server.test_lsp_features import FIXTURE_SRC
 
 # Written for these tests.
 TEXT = """(import :std/iter (only-in :std/sugar try))
@@ -38,9 +42,14 @@ def decoded(data: list[int], legend: types.SemanticTokensLegend) -> list[tuple[i
     return out
 
 
-async def test_names_are_coloured_by_what_they_are_bound_to(client: LanguageClient, tmp_path):
+@pytest.mark.parametrize("index", ["bundled", "built from a Gerbil tree"])
+async def test_names_are_coloured_by_what_they_are_bound_to(client: LanguageClient, tmp_path, index):
+    options = {}
+    if index != "bundled":  # its prelude names carry the module that defines them (:gerbil/core/syntax...)
+        build_index(None, FIXTURE_SRC).save(tmp_path / "index.json.gz")
+        options = {"index": {"path": str(tmp_path / "index.json.gz")}}
     init = await client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(), root_uri=tmp_path.as_uri()))
+        capabilities=types.ClientCapabilities(), root_uri=tmp_path.as_uri(), initialization_options=options))
     provider = init.capabilities.semantic_tokens_provider
     assert provider.full and provider.range
     uri = (tmp_path / "main.ss").as_uri()

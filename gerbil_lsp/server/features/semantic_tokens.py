@@ -23,9 +23,10 @@ from __future__ import annotations
 from lsprotocol import types
 
 from gerbil_lsp.core.index import Symbol
+from gerbil_lsp.core.index.symindex import PRELUDE_MODULE
 from gerbil_lsp.core.reader import LineIndex, Node
 from gerbil_lsp.server.analysis import Analysis, top_units
-from gerbil_lsp.server.occurrences import locally_bound, symbols_named
+from gerbil_lsp.server.occurrences import home_of, locally_bound, symbols_named
 
 TOKEN_TYPES = ["namespace", "class", "variable", "function", "macro", "keyword"]
 TOKEN_MODIFIERS = ["declaration", "defaultLibrary"]
@@ -42,10 +43,10 @@ _AUXILIARY = frozenset(("_", "...", "<>", "<...>", "else", "=>"))  # syntax's ow
 
 def token_of(symbol: Symbol) -> tuple[int, int]:
     """(type, modifiers) of a name the prelude or an import gives."""
-    module = symbol.origin or symbol.module
-    if module is None:
-        return (KEYWORD if symbol.kind in ("macro", "syntax") else _BY_KIND.get(symbol.kind, VARIABLE)), DEFAULT_LIBRARY
-    return _BY_KIND.get(symbol.kind, VARIABLE), DEFAULT_LIBRARY if module.startswith(_LIBRARIES) else 0
+    home = home_of(symbol)  # the prelude's own modules are :gerbil/core/...
+    if symbol.kind in ("macro", "syntax") and home.startswith(PRELUDE_MODULE):
+        return KEYWORD, DEFAULT_LIBRARY
+    return _BY_KIND.get(symbol.kind, VARIABLE), DEFAULT_LIBRARY if home.startswith(_LIBRARIES) else 0
 
 
 def tokens(analysis: Analysis, first_line: int = 0, last_line: int | None = None) -> list[int]:
