@@ -95,6 +95,8 @@ def _files_to_scan(roots: list[str], limit: int, index) -> list[str]:
 
 def _on_disk(open_paths: set[str], roots: list[str], limit: int) -> Iterator[SearchedFile]:
     """The workspace's ``.ss`` files not open in the editor, each read as it is needed."""
+    if not limit:
+        return
     seen: set[str] = set()  # a folder inside another is walked twice
     for root in roots:
         for path, _ in source_files(root, limit):
@@ -102,12 +104,12 @@ def _on_disk(open_paths: set[str], roots: list[str], limit: int) -> Iterator[Sea
             if path in open_paths or path in seen or len(seen) >= limit:
                 continue
             seen.add(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            log.warning("searching the workspace: cannot read %s (%s)", path, exc)
-            continue
-        yield SearchedFile(Path(path).as_uri(), text, path)
+            try:
+                text = Path(path).read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                log.warning("searching the workspace: cannot read %s (%s)", path, exc)
+                continue
+            yield SearchedFile(Path(path).as_uri(), text, path)
 
 
 def _under(path: str, root: str) -> bool:

@@ -247,6 +247,7 @@ async def test_every_workspace_folder_is_scanned_and_folders_can_come_and_go(cli
     tools.mkdir()
     (tools / "gerbil.pkg").write_text("(package: tools)\n")
     (tools / "fmt.ss").write_text("(import :gerbil/core)\n(export money)\n\n(def (money x) x)\n")
+    (tools / "report.ss").write_text("(import :gerbil/core ./fmt)\n(def (line x) (money x))\n")
     text = MAIN.replace("./util)", "./util :tools/fmt)") + "\n(def (shown item)\n  (money (total item)))\n"
     folder = types.WorkspaceFolder
     await client.initialize_session(types.InitializeParams(
@@ -289,4 +290,4 @@ async def test_every_workspace_folder_is_scanned_and_folders_can_come_and_go(cli
         text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=9, character=4),
         context=types.ReferenceContext(include_declaration=True)))
     assert sorted((Path(loc.uri).parent.name, Path(loc.uri).name, loc.range.start.line) for loc in found) == [
-        ("shop", "main.ss", 9), ("tools", "fmt.ss", 1), ("tools", "fmt.ss", 3)]
+        ("shop", "main.ss", 9), ("tools", "fmt.ss", 1), ("tools", "fmt.ss", 3), ("tools", "report.ss", 1)]
