@@ -24,7 +24,7 @@ from lsprotocol import types
 
 from gerbil_lsp.core.index import Symbol
 from gerbil_lsp.core.index.symindex import PRELUDE_MODULE
-from gerbil_lsp.core.reader import LineIndex, Node
+from gerbil_lsp.core.reader import SYMBOL, LineIndex, Node
 from gerbil_lsp.server.analysis import Analysis, top_units
 from gerbil_lsp.server.occurrences import home_of, locally_bound, symbols_named
 
@@ -89,7 +89,7 @@ def _modules(form: Node, lines: LineIndex, found: list) -> None:
         node = stack.pop()
         if node.children:
             stack.extend(node.children)
-        elif node.kind.value == "symbol" and node.value.startswith((":", "./", "../")):
+        elif node.kind is SYMBOL and node.value.startswith((":", "./", "../")):
             _add(node, lines, NAMESPACE, 0, found)
 
 
