@@ -1,4 +1,4 @@
-"""initialize, document sync and workspace/didChangeConfiguration.
+"""initialize, document sync, workspace folders and files changing, and workspace/didChangeConfiguration.
 
 Settings come from the settings model with the editor's initializationOptions
 on top; a configuration change re-reads them and re-tunes the model in place.
