@@ -196,17 +196,7 @@ class Indenter:
                 next_container += 1
             while stack and _end(stack[-1]) <= first_char:
                 stack.pop()
-            container = stack[-1] if stack else None
-            yield line, start, first_char, container if container is not None and container.kind is not QUOTE \
-                else self._list_in(stack)
-
-    @staticmethod
-    def _list_in(stack: list[Node]) -> Node | None:
-        """The innermost list or vector of ``stack`` (a quote's own line break sits in the list around it)."""
-        for node in reversed(stack):
-            if node.kind is not QUOTE:
-                return node
-        return None
+            yield line, start, first_char, stack[-1] if stack else None
 
     def column(self, offset: int) -> int:
         """The column ``offset`` has once the lines above are re-indented (a tab is ``tab_size`` wide)."""
@@ -276,7 +266,11 @@ def _end(node: Node) -> float:
 
 
 def _multi_line_nodes(forms: list[Node], lines: LineIndex) -> tuple[list[Node], list[tuple[int, int]]]:
-    """The lists, vectors and quotes of ``forms`` that span lines (in text order), and the atoms that do."""
+    """The lists and vectors of ``forms`` that span lines (in text order), and the atoms that do.
+
+    A quote is looked into, but is no container: a line that starts inside it starts in its datum,
+    or in the list around it.
+    """
     containers: list[Node] = []
     verbatim: list[tuple[int, int]] = []
     stack = list(reversed(forms))
@@ -285,7 +279,8 @@ def _multi_line_nodes(forms: list[Node], lines: LineIndex) -> tuple[list[Node], 
         if node.kind in (LIST, VECTOR, QUOTE):
             if node.closed and lines.line_of(node.end) == lines.line_of(node.start):
                 continue  # no line starts inside it
-            containers.append(node)
+            if node.kind is not QUOTE:
+                containers.append(node)
             stack.extend(reversed(node.children))
         elif node.kind in (STRING, SYMBOL) and ("\n" in node.text or "\r" in node.text):
             verbatim.append((node.start, node.end))
