@@ -219,6 +219,11 @@ class WorkspaceModules:
         async with self._lock:
             return await asyncio.to_thread(job, _on_disk(open_paths, list(self.roots), self.limit))
 
+    async def settled(self) -> None:
+        """Wait for the scans under way or waiting to commit: then module ids and exports are the workspace's."""
+        async with self._lock:
+            pass
+
     # -- the editor's events (document listener) -------------------------------------------
     def on_did_open(self, uri: str, text: str, version: int) -> None:
         pass  # the initial scan, or the disk, already has it; an edit to it is followed below

@@ -10,7 +10,9 @@ requests get one ``chat.completion`` object. ``GET /v1/models`` lists one model.
 
 Its "model" is a script, not a network: when the request offers a ``write``
 tool and the last user message contains ``WRITE <path>`` followed by a fenced
-code block, it calls ``write`` with that file and code; after a tool result it
+code block, it calls ``write`` with that file and code; when it offers the
+``lsp`` tool and the message says ``LSP <operation> <path>:<line>:<character>``
+(1-based, as that tool takes them), it calls ``lsp``; after a tool result it
 answers with a closing sentence; otherwise it answers with a short Gerbil
 explanation. Every request body is appended to a JSON-lines log for tests.
 
@@ -32,6 +34,7 @@ from pathlib import Path
 
 MODEL = "gerbil-fake"
 WRITE_DIRECTIVE = re.compile(r"WRITE\s+(\S+)\s*\n```[a-z]*\n(.*?)```", re.S)
+LSP_DIRECTIVE = re.compile(r"LSP\s+(\w+)\s+(\S+?):(\d+):(\d+)")
 PLAIN_ANSWER = (
     "In Gerbil, `(import :std/iter)` gives you `for` and `for/collect`; "
     "`(def (f x) ...)` defines a procedure."
@@ -59,6 +62,12 @@ def plan_reply(body: dict) -> dict:
         match = WRITE_DIRECTIVE.search(user_text)
         if match:
             return {"tool": "write", "arguments": {"filePath": match.group(1), "content": match.group(2)}}
+    if "lsp" in tools:
+        match = LSP_DIRECTIVE.search(user_text)
+        if match:
+            operation, path, line, character = match.groups()
+            return {"tool": "lsp", "arguments": {"operation": operation, "filePath": path,
+                                                 "line": int(line), "character": int(character)}}
     if not tools:  # OpenCode's title / summary requests carry no tools
         return {"text": "Gerbil session"}
     return {"text": PLAIN_ANSWER}

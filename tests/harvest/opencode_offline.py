@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--prompt", action="append", required=True, help="one `opencode run` per prompt, same session")
     parser.add_argument("--config", default="{}", help="extra opencode.json keys (JSON)")
     parser.add_argument("--log", type=Path)
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for OpenCode (its feature flags)")
     args = parser.parse_args()
 
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
@@ -44,6 +45,7 @@ def main() -> int:
         "XDG_CACHE_HOME": str(home / ".cache"),
         "OPENCODE_DISABLE_AUTOUPDATE": "1",
         "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+        **dict(pair.split("=", 1) for pair in args.env),
     }
     config = {
         "$schema": "https://opencode.ai/config.json",

@@ -65,11 +65,13 @@ def opencode_bin() -> Path:
 
 
 def run_opencode(binary: Path, home: Path, workspace: Path, prompts: list[str], config: dict | None = None,
-                 log: Path | None = None) -> subprocess.CompletedProcess:
+                 log: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     command = ["unshare", "-n", sys.executable, str(HERE / "opencode_offline.py"), "--opencode", str(binary),
                "--home", str(home), "--workspace", str(workspace), "--config", json.dumps(config or {})]
     for prompt in prompts:
         command += ["--prompt", prompt]
+    for name, value in (env or {}).items():
+        command += ["--env", f"{name}={value}"]
     if log:
         command += ["--log", str(log)]
     return subprocess.run(command, capture_output=True, text=True, timeout=580)

@@ -2,7 +2,8 @@
 
 Each editor opens a Gerbil file with a wrong-arity call, then asks for hover,
 completion, and a workspace symbol defined in another file of the folder, and
-formats a third file with its own formatting command; the client's own view of
+formats a third file with its own formatting command; Neovim also lists who calls
+a procedure (a caller in a file it never opened); the client's own view of
 the results (the formatted buffer's text) is written to JSON and checked.
 """
 
@@ -20,6 +21,7 @@ import pytest
 HERE = Path(__file__).parent / "editors"
 SOURCE = "(def h (make-hash-table))\n(hash-get h 'a 'b)\n(hash-\n"
 UTIL = "(export frobnicate-widget)\n(def (frobnicate-widget w) w)\n"
+CALLS = "(import ./util)\n(def (polish w)\n  (frobnicate-widget w))\n"
 MESSY = "(def (f x)\n(let ((a 1)\n(b 2))\n(g a\nb)))\n"
 TIDY = "(def (f x)\n  (let ((a 1)\n        (b 2))\n    (g a\n       b)))\n"
 
@@ -46,6 +48,7 @@ def check(result: dict) -> None:
 def folder(tmp_path: Path) -> Path:
     (tmp_path / "util.ss").write_text(UTIL)
     (tmp_path / "messy.ss").write_text(MESSY)
+    (tmp_path / "calls.ss").write_text(CALLS)
     source = tmp_path / "main.ss"
     source.write_text(SOURCE)
     return source
@@ -55,8 +58,11 @@ def folder(tmp_path: Path) -> Path:
 @pytest.mark.skipif(shutil.which("nvim") is None, reason="Debian's neovim is not installed (.ci/run installs it)")
 def test_neovim_headless(tmp_path):
     source = folder(tmp_path)
-    check(run_editor(["nvim", "--headless", "-u", "NONE", "-c", f"luafile {HERE / 'neovim_client.lua'}", str(source)],
-                     tmp_path))
+    result = run_editor(["nvim", "--headless", "-u", "NONE", "-c", f"luafile {HERE / 'neovim_client.lua'}", str(source)],
+                        tmp_path)
+    check(result)
+    # its quickfix list, from :lua vim.lsp.buf.incoming_calls() (eglot 1.9 has no call hierarchy)
+    assert result["incoming_calls"] == [{"caller": "polish", "file": "calls.ss", "line": 3}]
 
 
 @pytest.mark.slow

@@ -119,7 +119,26 @@ async def ask_everything(client: LanguageClient, uri: str, position: types.Posit
             types.SemanticTokensParams(text_document=doc_id(uri))), seconds),
         await bounded(client.text_document_semantic_tokens_range_async(types.SemanticTokensRangeParams(
             text_document=doc_id(uri), range=here)), seconds),
+        await bounded(call_hierarchy(client, uri, position), seconds),
     ]
+
+
+async def call_hierarchy(client: LanguageClient, uri: str, position: types.Position) -> list:
+    """Prepare at ``position``; both directions for what it gives, and for an item the server never made.
+
+    The answers that are not empty (none: nothing to follow there).
+    """
+    items = await client.text_document_prepare_call_hierarchy_async(types.CallHierarchyPrepareParams(
+        text_document=doc_id(uri), position=position)) or []
+    stranger = types.CallHierarchyItem(name="x", kind=types.SymbolKind.Function, uri=uri + "-gone",
+                                       range=types.Range(start=position, end=position),
+                                       selection_range=types.Range(start=position, end=position),
+                                       data={"name": 1, "scope": "module", "module": None})
+    out = [items]
+    for item in [*items[:1], stranger]:
+        out.append(await client.call_hierarchy_incoming_calls_async(types.CallHierarchyIncomingCallsParams(item=item)))
+        out.append(await client.call_hierarchy_outgoing_calls_async(types.CallHierarchyOutgoingCallsParams(item=item)))
+    return [answer for answer in out if answer]
 
 
 FORMATTING = types.FormattingOptions(tab_size=8, insert_spaces=True, trim_trailing_whitespace=True)
@@ -186,13 +205,13 @@ async def test_positions_out_of_range_are_answered(client: LanguageClient, tmp_p
     assert await published(client, empty) == []
     for line, character in [(0, 0), (0, 1), (1, 0), (far, far)]:
         (completion, hover, signature, definition, symbols, actions, (selection,), folds, references, highlights,
-         rename, formatting, range_formatting, on_type, tokens, tokens_in_range) = await ask_everything(
+         rename, formatting, range_formatting, on_type, tokens, tokens_in_range, calls) = await ask_everything(
             client, empty, types.Position(line=line, character=character))
         assert hover is None and signature is None and definition is None
         assert not symbols and not actions and not folds and selection.parent is None
         assert references is None and highlights is None and rename is None
         assert not formatting and not range_formatting and not on_type
-        assert not tokens.data and not tokens_in_range.data
+        assert not tokens.data and not tokens_in_range.data and not calls
         assert completion is not None  # the prelude is offered even in an empty file
     await assert_alive(client, tmp_path)
 

@@ -211,7 +211,8 @@ async def test_a_long_scan_shows_progress_in_the_editor(client, project):
         root_uri=project.as_uri()))
     for _ in range(100):
         reports = [r for token, r in client.progress_reports.items() if token.startswith("gerbil-lsp-workspace")]
-        if reports and isinstance(reports[0][-1], types.WorkDoneProgressEnd):
+        # (the token's list exists from its window/workDoneProgress/create on, empty until the first $/progress)
+        if reports and reports[0] and isinstance(reports[0][-1], types.WorkDoneProgressEnd):
             break
         await asyncio.sleep(0.1)
     (steps,) = reports

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def register_all(server) -> None:
     from gerbil_lsp.server.features import (
+        call_hierarchy,
         code_actions,
         commands,
         completion,
@@ -26,5 +27,5 @@ def register_all(server) -> None:
 
     for module in (lifecycle, diagnostics, completion, hover, signature_help, definition, document_symbol,
                    code_actions, inline_completion, commands, workspace_symbol, selection_range, folding_range,
-                   references, rename, formatting, semantic_tokens):
+                   references, call_hierarchy, rename, formatting, semantic_tokens):
         module.register(server)

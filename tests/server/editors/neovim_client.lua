@@ -1,5 +1,5 @@
 -- Drives gerbil-lsp through Neovim's own LSP client (0.7+): diagnostics, hover, completion, workspace symbols,
--- and formatting another file of the folder.
+-- incoming calls, and formatting another file of the folder.
 -- Usage: nvim --headless -u NONE -c "luafile neovim_client.lua" FILE.ss ; writes $RESULT_JSON.
 local out = {}
 local file = vim.fn.expand("%:p")
@@ -44,6 +44,20 @@ wait(function()
   end
   return #out.workspace_symbols > 0
 end, 10000)
+
+-- call hierarchy: who calls frobnicate-widget (calls.ss, never opened), as :lua vim.lsp.buf.incoming_calls() lists it
+vim.cmd("edit " .. vim.fn.fnameescape(vim.fn.fnamemodify(file, ":h") .. "/util.ss"))
+vim.lsp.buf_attach_client(0, client_id)
+vim.api.nvim_win_set_cursor(0, { 2, 8 }) -- on the name in (def (frobnicate-widget w) w)
+vim.fn.setqflist({}, "r")
+vim.lsp.buf.incoming_calls()
+out.incoming_calls = {}
+wait(function() return #vim.fn.getqflist() > 0 end, 20000)
+for _, entry in ipairs(vim.fn.getqflist()) do
+  table.insert(out.incoming_calls, { caller = entry.text, file = vim.fn.fnamemodify(vim.fn.bufname(entry.bufnr), ":t"),
+                                     line = entry.lnum })
+end
+vim.cmd("cclose")
 
 -- formatting: the folder's badly indented messy.ss, through the client's own formatting call
 vim.cmd("edit " .. vim.fn.fnameescape(vim.fn.fnamemodify(file, ":h") .. "/messy.ss"))
