@@ -218,6 +218,8 @@ def opencode_install(
     for note in result.notes:
         console.print(f"• {note}")
     console.print(f"wrote {result.path}" + (f" (backup: {result.backup})" if result.backup else ""))
+    console.print("Its agent can also ask the server for definitions, references and callers (OpenCode's lsp "
+                  "tool): start OpenCode with OPENCODE_EXPERIMENTAL_LSP_TOOL=true", style="dim")
 
 
 def _default_base_url(model_settings) -> str:
