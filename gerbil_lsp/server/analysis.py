@@ -51,6 +51,7 @@ from gerbil_lsp.core.reader import STRING as _STRING
 from gerbil_lsp.core.reader import SYMBOL as _SYMBOL
 from gerbil_lsp.core.reader import Node, ReadResult, read_file, read_source
 from gerbil_lsp.server.form_problems import FormProblems, context_key, placed, relative
+from gerbil_lsp.server.suggestions import instead_of
 
 # Forms whose first argument binds names for the rest of the form.
 _LAMBDA_LIKE = {"lambda", "λ", "case-lambda", "lambda*", "opt-lambda", "def", "def*", "define", "definline",
@@ -108,6 +109,7 @@ class Problem:
     severity: str = "error"  # error | warning
     name: str | None = None
     modules: tuple[str, ...] = ()  # modules that export `name`, for the add-import quick fix
+    instead: tuple[tuple[str, str | None], ...] = ()  # names to write instead, each with its import (or None)
 
 
 @dataclass
@@ -126,6 +128,8 @@ class Analysis:
     generation: int = field(default=0, repr=False, init=False)
     # names bound inside each top-level form, by its start (references and rename ask for them per use)
     bound_by_unit: dict[int, set[str]] = field(default_factory=dict, repr=False, init=False)
+    # "did you mean" answers by unbound name (see suggestions.py: each costs milliseconds)
+    typos: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, init=False)
 
     def __post_init__(self) -> None:
         self.generation = self.index.generation
@@ -171,6 +175,11 @@ class Analysis:
 
     def resolve(self, name: str) -> Symbol | None:
         return self.index.resolve(name, self.imports)
+
+    @cached_property
+    def names_in_scope(self) -> list[str]:
+        """Every name the file sees (prelude, imports, its own top level), for "did you mean"."""
+        return sorted(set(self.visible) | self.top_level)
 
     @cached_property
     def drift_by_name(self) -> dict[str, DriftEntry]:
@@ -1004,8 +1013,12 @@ def _unbound_problem(analysis: Analysis, sym: Node, unbound_known: bool) -> Prob
     if not unbound_known:
         return None
     exporters = tuple(analysis.index.modules_exporting(name))
-    where = f" (exported by {', '.join(exporters[:3])})" if exporters else ""
-    return Problem(sym.start, sym.end, f"unbound identifier '{name}'{where}", "unbound", "error", name, exporters)
+    if exporters:
+        return Problem(sym.start, sym.end, f"unbound identifier '{name}' (exported by {', '.join(exporters[:3])})",
+                       "unbound", "error", name, exporters)
+    instead = instead_of(analysis, name)
+    return Problem(sym.start, sym.end, f"unbound identifier '{name}'{instead.hint if instead else ''}", "unbound",
+                   "error", name, instead=instead.names if instead else ())
 
 
 def _arity_problems(walk: _Walk, analysis: Analysis) -> Iterator[Problem]:

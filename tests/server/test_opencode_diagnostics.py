@@ -69,5 +69,6 @@ def test_unbound_identifier_reaches_the_model_in_the_write_result(opencode_bin, 
     assert "Wrote file successfully." in text, text
     assert "LSP errors detected in this file" in text, (
         f"no diagnostics in the write result:\n{text}\n--- OpenCode log ---\n{done.stderr[-4000:]}")
-    assert "unbound identifier 'hash-table-ref'" in text, text
+    # ... with what to write instead, so the model can fix its code on its next turn
+    assert "unbound identifier 'hash-table-ref' (SRFI 69); in Gerbil: hash-ref, hash-get" in text, text
     assert "ERROR [2:" in text, text  # OpenCode's 1-based line of `hash-table-ref`

@@ -31,7 +31,10 @@ def diagnostics_for(server, uri: str) -> list[types.Diagnostic]:
     for problem in analysis.problems:
         if not wanted.get(problem.code, True):
             continue
-        data = {"name": problem.name, "modules": list(problem.modules)} if problem.modules else None
+        data = None
+        if problem.modules or problem.instead:  # for the quick fixes: an import, or a name to write instead
+            data = {"name": problem.name, "modules": list(problem.modules),
+                    "instead": [list(pair) for pair in problem.instead]}
         out.append(types.Diagnostic(
             range=range_of(analysis, problem.start, problem.end),
             message=problem.message,
