@@ -120,6 +120,8 @@ async def ask_everything(client: LanguageClient, uri: str, position: types.Posit
         await bounded(client.text_document_semantic_tokens_range_async(types.SemanticTokensRangeParams(
             text_document=doc_id(uri), range=here)), seconds),
         await bounded(call_hierarchy(client, uri, position), seconds),
+        await bounded(client.text_document_implementation_async(
+            types.ImplementationParams(text_document=doc_id(uri), position=position)), seconds),
     ]
 
 
@@ -205,13 +207,14 @@ async def test_positions_out_of_range_are_answered(client: LanguageClient, tmp_p
     assert await published(client, empty) == []
     for line, character in [(0, 0), (0, 1), (1, 0), (far, far)]:
         (completion, hover, signature, definition, symbols, actions, (selection,), folds, references, highlights,
-         rename, formatting, range_formatting, on_type, tokens, tokens_in_range, calls) = await ask_everything(
+         rename, formatting, range_formatting, on_type, tokens, tokens_in_range, calls,
+         implementations) = await ask_everything(
             client, empty, types.Position(line=line, character=character))
         assert hover is None and signature is None and definition is None
         assert not symbols and not actions and not folds and selection.parent is None
         assert references is None and highlights is None and rename is None
         assert not formatting and not range_formatting and not on_type
-        assert not tokens.data and not tokens_in_range.data and not calls
+        assert not tokens.data and not tokens_in_range.data and not calls and implementations is None
         assert completion is not None  # the prelude is offered even in an empty file
     await assert_alive(client, tmp_path)
 

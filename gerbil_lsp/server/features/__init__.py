@@ -15,6 +15,7 @@ def register_all(server) -> None:
         folding_range,
         formatting,
         hover,
+        implementation,
         inline_completion,
         lifecycle,
         references,
@@ -27,5 +28,5 @@ def register_all(server) -> None:
 
     for module in (lifecycle, diagnostics, completion, hover, signature_help, definition, document_symbol,
                    code_actions, inline_completion, commands, workspace_symbol, selection_range, folding_range,
-                   references, call_hierarchy, rename, formatting, semantic_tokens):
+                   references, call_hierarchy, implementation, rename, formatting, semantic_tokens):
         module.register(server)
