@@ -1,7 +1,7 @@
-"""Call hierarchy benchmark: who calls a procedure, and what it calls, in a real tree, through the server.
+"""Call hierarchy and implementation benchmark: who calls a procedure, what it calls, what implements a method.
 
     .venv/bin/python bench/call_hierarchy.py --root GERBIL/src/std [--file io/bio/api.ss]
-        [--name open-buffered-reader] [--runs 5] [--out out/bench-call-hierarchy]
+        [--name open-buffered-reader] [--method close] [--runs 5] [--out out/bench-call-hierarchy]
 
 The server is started on ``--root`` as the editor's workspace (the bundled
 index, the tree scanned as the workspace's own modules). The file defining
@@ -9,6 +9,8 @@ index, the tree scanned as the workspace's own modules). The file defining
 name (the first answer waits for the workspace scan), incoming calls (every
 ``.ss`` file of the workspace searched, on a worker thread) and outgoing calls,
 each timed on the client. Prints the callers found, by file, and the times.
+Then go to implementation on ``--method`` at its first call (``{close port}``)
+in the tree: every ``defmethod`` of it in the workspace.
 """
 
 from __future__ import annotations
@@ -29,7 +31,18 @@ from pygls.lsp.client import LanguageClient
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def measure(root: Path, source: Path, name: str, runs: int) -> dict:
+def first_call(root: Path, method: str) -> tuple[Path, types.Position] | None:
+    """The first ``{method`` of the tree, in file order."""
+    for path in sorted(root.rglob("*.ss")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        at = text.find("{" + method + " ")
+        if at >= 0 and not text[:at].rstrip().endswith("(defmethod"):
+            line = text.count("\n", 0, at)
+            return path, types.Position(line=line, character=at + 1 - (text.rfind("\n", 0, at) + 1))
+    return None
+
+
+async def measure(root: Path, source: Path, name: str, method: str, runs: int) -> dict:
     text = source.read_text(encoding="utf-8")
     found = re.search(r"^\(def\s+\(" + re.escape(name) + r"[\s)]", text, re.M)
     if found is None:
@@ -71,6 +84,18 @@ async def measure(root: Path, source: Path, name: str, runs: int) -> dict:
             t = time.perf_counter()
             out = await client.call_hierarchy_outgoing_calls_async(types.CallHierarchyOutgoingCallsParams(item=item))
             outgoings.append(ms(t))
+        implementations, implementation_ms, method_call = [], [], None
+        call = first_call(root, method)
+        if call is not None:
+            path, position = call
+            method_call = f"{path.relative_to(root)}:{position.line + 1}"
+            client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+                uri=path.as_uri(), language_id="gerbil", version=1, text=path.read_text(encoding="utf-8"))))
+            for _ in range(runs):
+                t = time.perf_counter()
+                implementations = await client.text_document_implementation_async(types.ImplementationParams(
+                    text_document=types.TextDocumentIdentifier(uri=path.as_uri()), position=position)) or []
+                implementation_ms.append(ms(t))
         await client.shutdown_async(None)
         client.exit(None)
     finally:
@@ -80,7 +105,10 @@ async def measure(root: Path, source: Path, name: str, runs: int) -> dict:
             "prepare_ms": statistics.median(prepares), "incoming_ms": statistics.median(incomings),
             "outgoing_ms": statistics.median(outgoings), "callers": len(calls),
             "call_sites": sum(len(c.from_ranges) for c in calls), "files_with_callers": dict(files),
-            "callees": [c.to.name for c in out], "runs": runs}
+            "callees": [c.to.name for c in out], "runs": runs, "method": method, "method_call": method_call,
+            "implementations": len(implementations),
+            "implementation_files": len({at.uri for at in implementations}),
+            "implementation_ms": statistics.median(implementation_ms) if implementation_ms else None}
 
 
 def main() -> int:
@@ -88,11 +116,12 @@ def main() -> int:
     parser.add_argument("--root", type=Path, required=True, help="the workspace: e.g. a Gerbil checkout's src/std")
     parser.add_argument("--file", default="io/bio/api.ss", help="the file defining --name, under --root")
     parser.add_argument("--name", default="open-buffered-reader", help="a procedure defined as (def (NAME ...")
+    parser.add_argument("--method", default="close", help="a method, for go to implementation at its first call")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("out/bench-call-hierarchy"))
     args = parser.parse_args()
     root = args.root.resolve()
-    figures = asyncio.run(measure(root, root / args.file, args.name, args.runs))
+    figures = asyncio.run(measure(root, root / args.file, args.name, args.method, args.runs))
     print(f"{figures['name']} ({figures['file']}) in {root}:")
     print(f"  prepare: first {figures['first_prepare_ms']:.0f} ms (waits for the workspace scan), "
           f"then median {figures['prepare_ms']:.1f} ms")
@@ -102,6 +131,10 @@ def main() -> int:
         print(f"    {file}: {count}")
     print(f"  outgoing calls: {len(figures['callees'])} callees ({', '.join(figures['callees'][:12])}"
           f"{'...' if len(figures['callees']) > 12 else ''}); median {figures['outgoing_ms']:.1f} ms")
+    if figures["method_call"]:
+        print(f"  go to implementation of {{{args.method} ...}} at {figures['method_call']}: "
+              f"{figures['implementations']} defmethods in {figures['implementation_files']} files; "
+              f"median {figures['implementation_ms']:.0f} ms")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "call_hierarchy.json").write_text(json.dumps(figures, indent=2))
     print(f"figures: {args.out / 'call_hierarchy.json'}")

@@ -33,6 +33,7 @@ class Instead:
 
 
 def instead_of(analysis: Analysis, name: str) -> Instead | None:
+    """What to write for the unbound ``name`` (no module exports it), or None: nothing known comes close."""
     other = other_name(name)
     if other is not None:
         names = tuple(found for g in other.gerbil if (found := _reachable(analysis, g)) is not None)

@@ -33,7 +33,7 @@ def method_at(path: list[Node]) -> str | None:
     if parent.delimiter == "{":  # {area shape}, and the {area circle} of a defmethod
         return node.value
     interface = path[-3] if len(path) > 2 else None
-    if interface is not None and interface.head == "definterface" and parent in interface.children[2:]:
+    if interface is not None and interface.head == "definterface" and any(parent is c for c in interface.children[2:]):
         return node.value  # (definterface Shape (area) ...): a method's declaration
     return None
 
