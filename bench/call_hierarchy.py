@@ -1,7 +1,7 @@
 """Call hierarchy and implementation benchmark: who calls a procedure, what it calls, what implements a method.
 
     .venv/bin/python bench/call_hierarchy.py --root GERBIL/src/std [--file io/bio/api.ss]
-        [--name open-buffered-reader] [--method close] [--runs 5] [--out out/bench-call-hierarchy]
+        [--name open-buffered-reader] [--method destroy] [--runs 5] [--out out/bench-call-hierarchy]
 
 The server is started on ``--root`` as the editor's workspace (the bundled
 index, the tree scanned as the workspace's own modules). The file defining
@@ -9,7 +9,7 @@ index, the tree scanned as the workspace's own modules). The file defining
 name (the first answer waits for the workspace scan), incoming calls (every
 ``.ss`` file of the workspace searched, on a worker thread) and outgoing calls,
 each timed on the client. Prints the callers found, by file, and the times.
-Then go to implementation on ``--method`` at its first call (``{close port}``)
+Then go to implementation on ``--method`` at its first call (``{destroy conn}``)
 in the tree: every ``defmethod`` of it in the workspace.
 """
 
@@ -35,10 +35,11 @@ def first_call(root: Path, method: str) -> tuple[Path, types.Position] | None:
     """The first ``{method`` of the tree, in file order."""
     for path in sorted(root.rglob("*.ss")):
         text = path.read_text(encoding="utf-8", errors="replace")
-        at = text.find("{" + method + " ")
-        if at >= 0 and not text[:at].rstrip().endswith("(defmethod"):
-            line = text.count("\n", 0, at)
-            return path, types.Position(line=line, character=at + 1 - (text.rfind("\n", 0, at) + 1))
+        for found in re.finditer(r"\{" + re.escape(method) + r"\s", text):
+            at = found.start()
+            if not text[:at].rstrip().endswith("(defmethod"):
+                line = text.count("\n", 0, at)
+                return path, types.Position(line=line, character=at + 1 - (text.rfind("\n", 0, at) + 1))
     return None
 
 
@@ -116,7 +117,7 @@ def main() -> int:
     parser.add_argument("--root", type=Path, required=True, help="the workspace: e.g. a Gerbil checkout's src/std")
     parser.add_argument("--file", default="io/bio/api.ss", help="the file defining --name, under --root")
     parser.add_argument("--name", default="open-buffered-reader", help="a procedure defined as (def (NAME ...")
-    parser.add_argument("--method", default="close", help="a method, for go to implementation at its first call")
+    parser.add_argument("--method", default="destroy", help="a method, for go to implementation at its first call")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("out/bench-call-hierarchy"))
     args = parser.parse_args()
