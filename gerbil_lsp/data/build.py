@@ -106,7 +106,7 @@ def collect(
     from gerbil_lsp.data.sources import cookbooks as cookbook_source
     from gerbil_lsp.data.sources import docs as docs_source
     from gerbil_lsp.data.sources import fim as fim_source
-    from gerbil_lsp.data.sources import source_tree
+    from gerbil_lsp.data.sources import other_schemes, source_tree
 
     stages = [("docs", docs is not None)] + [("cookbook", bool(cookbooks))] + [
         ("source", bool(gerbil_src or projects))
@@ -123,6 +123,8 @@ def collect(
     if docs is not None:
         docs_source.from_docs(Path(docs), sink, version=version)
         step("docs")
+    if index is not None:  # other Schemes' names, answered with the Gerbil names this index has
+        other_schemes.from_other_schemes(index, sink, version=version)
     for cookbook in cookbooks:
         cookbook_source.from_cookbook(Path(cookbook), sink)
     if cookbooks:

@@ -33,8 +33,13 @@ def _drops(result, reason):
 
 
 def test_planted_hallucinated_name_is_dropped(built):
-    entries = (built.output / "entries.jsonl").read_text()
-    assert "hash-table-ref" not in entries
+    records = [json.loads(line) for line in (built.output / "entries.jsonl").read_text().splitlines()]
+    # only a question may name it: "how do I write SRFI 69's hash-table-ref in Gerbil?" (answered with hash-ref)
+    answers = [m["content"] for r in records for m in r.get("messages", []) if m["role"] != "user"]
+    assert not [a for a in answers if "hash-table-ref" in a]
+    asked = [r for r in records if "hash-table-ref" in json.dumps(r)]
+    assert asked and {r["provenance"]["source"] for r in asked} == {"other-schemes"}
+    assert "`hash-ref`" in asked[0]["messages"][2]["content"]
     drop = next(d for d in _drops(built, "unresolved identifier") if "hash-table-ref" in d["detail"])
     assert drop["source"] == "cookbook" and drop["where"].startswith("cookbooks.json:")
 
