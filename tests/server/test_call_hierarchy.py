@@ -8,12 +8,9 @@ built from the test Gerbil tree, so the prelude's procedures have source files.
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from tests.server.test_workspace_modules import published, shop
 
@@ -46,12 +43,6 @@ MAIN = """(import :gerbil/core ./util)
 
 (price-of 'sample 1)
 """
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "gerbil_lsp", "serve"]))
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
 
 
 @pytest.fixture

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from tests.edits import applied
 
@@ -28,12 +25,6 @@ TIDY = """(def (count-words text)
     table))
 """
 SPACES = types.FormattingOptions(tab_size=4, insert_spaces=True)
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "gerbil_lsp", "serve"]))
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def open_doc(client: LanguageClient, root, text: str, name: str = "main.ss") -> tuple[str, types.InitializeResult]:

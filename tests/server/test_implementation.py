@@ -8,12 +8,9 @@ declaration, the answer is both ``defmethod`` forms.
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from tests.server.test_call_hierarchy import open_file
 from tests.server.test_workspace_modules import shop
@@ -36,12 +33,6 @@ SQUARE = """(import :gerbil/core ./shapes)
   (lambda (self) (* 4 (square-side self))))
 """
 MAIN = "(import :gerbil/core ./shapes)\n\n(def (total s)\n  (+ 1 {area s}))\n"
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "gerbil_lsp", "serve"]))
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
 
 
 @pytest.fixture

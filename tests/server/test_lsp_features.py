@@ -8,24 +8,16 @@ for these tests (complete prelude: unbound identifiers and their quick fix).
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from gerbil_lsp.core.index import build_index
 from tests.edits import applied
 
 FIXTURE_SRC = Path(__file__).resolve().parents[1] / "fixtures" / "server" / "gerbil-src"
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "gerbil_lsp", "serve"]))
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def open_doc(client: LanguageClient, root: Path, text: str, name: str = "main.ss", init: dict | None = None) -> str:

@@ -9,14 +9,12 @@ Gerbil tree) knows nothing of the project: the workspace scan teaches it.
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from tests.edits import applied
 from tests.server.test_workspace_modules import shop
@@ -42,12 +40,6 @@ MAIN = """(import :gerbil/core ./util)
 (def (gross item)
   (with-tax (total item)))
 """
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "gerbil_lsp", "serve"]))
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
 
 
 @pytest.fixture

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from gerbil_lsp.core.index import build_index
 from tests.server.test_lsp_features import FIXTURE_SRC
@@ -21,12 +18,6 @@ TEXT = """(import :std/iter (only-in :std/sugar try))
 (defstruct point (x y))
 (def origin (point 0 0))
 """
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "gerbil_lsp", "serve"]))
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
 
 
 def decoded(data: list[int], legend: types.SemanticTokensLegend) -> list[tuple[int, str, str, set[str]]]:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from gerbil_lsp.core.index import SymbolIndex, build_index
 from gerbil_lsp.server.workspace import workspace_files
@@ -25,12 +23,6 @@ from tests.server.test_lsp_features import FIXTURE_SRC
 UTIL = ("(import :gerbil/core)\n(export price-of)\n\n(def (price-of item qty)\n  (* qty 2))\n"
         "\n(def (round-price p) p)\n(defstruct basket (items))\n")
 MAIN = "(import :gerbil/core ./util)\n\n(def (total item)\n  (price-of item 3))\n\n(def (bad item)\n  (discount-of item))\n"
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "gerbil_lsp", "serve"]))
-async def client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
 
 
 def shop(tmp_path: Path, util: str, main: str) -> Path:
