@@ -54,6 +54,10 @@ async def test_a_methods_implementations_from_its_call_its_defmethod_and_its_int
     both = [("shapes.ss", 6, 11), ("square.ss", 3, 11)]
     main = await open_file(client, project, "main.ss", MAIN)
     assert await implementations_at(client, main, 3, 9) == both  # {area s}
+    # go to definition on a method call: it has no one definition, its defmethods are
+    definitions = await client.text_document_definition_async(types.DefinitionParams(
+        text_document=types.TextDocumentIdentifier(uri=main), position=types.Position(line=3, character=9)))
+    assert [(d.uri.rsplit("/", 1)[-1], d.range.start.line) for d in definitions] == [("shapes.ss", 6), ("square.ss", 3)]
     shapes = (project / "shapes.ss").as_uri()
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         text_document=types.TextDocumentItem(uri=shapes, language_id="gerbil", version=1, text=SHAPES)))

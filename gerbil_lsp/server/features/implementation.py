@@ -66,23 +66,26 @@ def on_disk(name: str, files: Iterable[SearchedFile]) -> list[types.Location]:
     return out
 
 
+async def method_implementations(server, analysis, position: types.Position) -> list[types.Location] | None:
+    """The ``defmethod`` forms of the method named at ``position``; None when no method is named there."""
+    offset = offset_of(analysis, position)
+    name = next((found for probe in (offset, offset - 1) if probe >= 0
+                 and (found := method_at(analysis.result.node_at(probe))) is not None), None)
+    if name is None:
+        return None
+    found = await server.workspace_modules.search(lambda files: on_disk(name, files))
+    # the open documents after the wait, on the event loop: their trees are only read here
+    for uri in list(server.workspace.text_documents):
+        opened = server.analysis(uri)
+        if opened is not None and name in opened.result.text:
+            found.extend(types.Location(uri=uri, range=node_range(opened, target))
+                         for target in implementations(opened.result.forms, name))
+    found.sort(key=lambda at: (at.uri, at.range.start.line, at.range.start.character))
+    return found[:MAX_LISTED]
+
+
 def register(server) -> None:
     @server.feature(types.TEXT_DOCUMENT_IMPLEMENTATION)
     async def implementation(params: types.ImplementationParams) -> list[types.Location] | None:
         analysis = server.analysis(params.text_document.uri)
-        if analysis is None:
-            return None
-        offset = offset_of(analysis, params.position)
-        name = next((found for probe in (offset, offset - 1) if probe >= 0
-                     and (found := method_at(analysis.result.node_at(probe))) is not None), None)
-        if name is None:
-            return None
-        found = await server.workspace_modules.search(lambda files: on_disk(name, files))
-        # the open documents after the wait, on the event loop: their trees are only read here
-        for uri in list(server.workspace.text_documents):
-            opened = server.analysis(uri)
-            if opened is not None and name in opened.result.text:
-                found.extend(types.Location(uri=uri, range=node_range(opened, target))
-                             for target in implementations(opened.result.forms, name))
-        found.sort(key=lambda at: (at.uri, at.range.start.line, at.range.start.character))
-        return found[:MAX_LISTED]
+        return await method_implementations(server, analysis, params.position) if analysis is not None else None
