@@ -149,3 +149,35 @@ def test_unclosed_tip_ends_at_next_heading():
     syms = {s.name: s for s in parse_page(text, "std/ab.md").symbols}
     assert set(syms) == {"alpha", "beta"}
     assert syms["alpha"].examples == ["> (alpha 1)"]
+
+
+def test_spaced_headings_keep_the_forms_their_aliases_and_starred_variants_not_parameters_or_prose():
+    # written for this test, in the reference docs' layouts
+    text = """# Binding forms
+
+### letrec letrec\\*
+``` scheme
+(letrec[*] (bind ...) body ...)
+```
+
+### defclass defstruct define-class define-struct
+``` scheme
+(defclass id (slot ...) typedef-option ...)
+(defstruct id (slot ...) typedef-option ...)
+
+(defalias define-class defclass)
+(defalias define-struct defstruct)
+```
+
+### mult-mod a b n
+```scheme
+(mult-mod a b n) -> integer
+```
+
+## The `instance` Syntax
+``` scheme
+(instance Type body ...)
+```
+"""
+    names = [s.name for s in parse_page(text, "gerbil/prelude/binding.md").symbols]
+    assert names == ["letrec", "letrec*", "defclass", "defstruct", "define-class", "define-struct", "mult-mod"]

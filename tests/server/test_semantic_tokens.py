@@ -17,6 +17,7 @@ TEXT = """(import :std/iter (only-in :std/sugar try))
     (over xs (hash-get xs sum) (undefined-thing start))))
 (defstruct point (x y))
 (def origin (point 0 0))
+(defmethod {norm point} (lambda (self) {norm self}))
 """
 
 
@@ -60,6 +61,10 @@ async def test_names_are_coloured_by_what_they_are_bound_to(client: LanguageClie
     assert seen[(4, "hash-get")] == ("function", {"defaultLibrary"})
     assert seen[(5, "point")] == ("class", {"declaration"}) and seen[(6, "point")] == ("class", set())
     assert seen[(6, "origin")] == ("variable", {"declaration"})
+    methods = [(text, kind) for line, text, kind, _ in tokens if line == 7 and text != "defmethod"]
+    # both norms are the method (a defmethod's and a call's); the type is the struct, self a parameter
+    assert methods == [("norm", "method"), ("point", "class"), ("lambda", "keyword"), ("self", "variable"),
+                       ("norm", "method"), ("self", "variable")]
     texts = [text for _, text, _, _ in tokens]
     assert "data" not in texts  # quoted data is no name
     assert "undefined-thing" not in texts  # nor is an unbound one: its diagnostic says so

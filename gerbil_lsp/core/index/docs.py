@@ -423,8 +423,9 @@ def _blocks(text: str) -> list[_Block]:
 
 
 def heading_text(raw: str) -> str:
-    """Heading content as rendered: closing ``#`` run and backticks removed."""
+    """Heading content as rendered: closing ``#`` run, backticks and Markdown's escapes (``letrec\\*``) removed."""
     t = re.sub(r"\s+#+\s*$", "", raw).strip()
+    t = re.sub(r"\\([\\`*_{}\[\]()#+.!|-])", r"\1", t)
     return t.replace("`", "").strip()
 
 
@@ -611,9 +612,14 @@ def _section_symbols(names, is_range, spaced, block, body, page, module, url, an
     head_set = set(heads)
     chosen: list[str] = []
     if spaced:
-        if not all(n in head_set for n in names):
-            return []
-        chosen = list(names)
+        # "### defclass defstruct define-class define-struct": the names the block uses as forms, and
+        # those it defines as aliases ((defalias define-struct defstruct)); "letrec letrec*": (letrec[*] ...);
+        # "mult-mod a b n": a name and its parameters
+        if names[0] not in head_set:
+            return []  # prose ("The `instance` Syntax"), not names
+        aliases = {a for f in usage.forms if f.head == "defalias" for a in _atoms(f.datum)}
+        chosen = [n for n in names if n in head_set or n in aliases
+                  or (n.endswith("*") and n[:-1] in head_set and f"({n[:-1]}[*]" in block)]
     else:
         present = [n for n in names if n in usage.atoms or n in usage.bare]
         if not present:

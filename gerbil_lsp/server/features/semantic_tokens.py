@@ -11,7 +11,8 @@ by what it is bound to, as completion and hover see it:
 * ``function``, ``variable``, ``class`` (a ``defstruct``/``defclass`` type): by
   what the file, its imports or the prelude define;
 * ``variable`` also for a name bound inside the form (a parameter, a ``let``);
-* ``namespace``: a module in ``import``/``export`` (``:std/iter``, ``./util``).
+* ``namespace``: a module in ``import``/``export`` (``:std/iter``, ``./util``);
+* ``method``: the method of a call ``{area shape}`` and of a ``(defmethod {area circle} ...)``.
 
 Modifiers: ``declaration`` where the file defines the name, ``defaultLibrary``
 for names of the prelude and Gerbil's own libraries. Unbound names get no token
@@ -28,11 +29,11 @@ from gerbil_lsp.core.reader import SYMBOL, LineIndex, Node
 from gerbil_lsp.server.analysis import Analysis, top_units
 from gerbil_lsp.server.occurrences import home_of, locally_bound, symbols_named
 
-TOKEN_TYPES = ["namespace", "class", "variable", "function", "macro", "keyword"]
+TOKEN_TYPES = ["namespace", "class", "variable", "function", "macro", "keyword", "method"]
 TOKEN_MODIFIERS = ["declaration", "defaultLibrary"]
 LEGEND = types.SemanticTokensLegend(token_types=TOKEN_TYPES, token_modifiers=TOKEN_MODIFIERS)
 
-NAMESPACE, CLASS, VARIABLE, FUNCTION, MACRO, KEYWORD = range(len(TOKEN_TYPES))
+NAMESPACE, CLASS, VARIABLE, FUNCTION, MACRO, KEYWORD, METHOD = range(len(TOKEN_TYPES))
 DECLARATION, DEFAULT_LIBRARY = 1, 2
 _BY_KIND = {"procedure": FUNCTION, "method": FUNCTION, "extern": FUNCTION, "ffi": FUNCTION, "macro": MACRO,
             "syntax": MACRO, "struct": CLASS, "class": CLASS}
@@ -62,10 +63,13 @@ def tokens(analysis: Analysis, first_line: int = 0, last_line: int | None = None
         if unit.head in _MODULE_FORMS:
             _modules(unit, lines, found)
         local = locally_bound(analysis, unit)
+        methods = _method_names(unit) if analysis.result.text.find("{", unit.start, unit.end) >= 0 else ()
         for node in symbols_named(unit, None):
             name = node.value
             modifiers = 0
-            if name in _AUXILIARY:
+            if id(node) in methods:
+                kind = METHOD
+            elif name in _AUXILIARY:
                 kind, modifiers = KEYWORD, DEFAULT_LIBRARY
             elif name in local:
                 kind = VARIABLE
@@ -80,6 +84,18 @@ def tokens(analysis: Analysis, first_line: int = 0, last_line: int | None = None
                 continue
             _add(node, lines, kind, modifiers, found)
     return _encoded(sorted(found))
+
+
+def _method_names(unit: Node) -> set[int]:
+    """The ids of the method names in ``unit``: the heads of its ``{...}`` lists."""
+    out = set()
+    stack = [unit]
+    while stack:
+        node = stack.pop()
+        if node.delimiter == "{" and node.children and node.children[0].kind is SYMBOL:
+            out.add(id(node.children[0]))
+        stack.extend(node.children)
+    return out
 
 
 def _modules(form: Node, lines: LineIndex, found: list) -> None:
