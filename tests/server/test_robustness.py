@@ -34,10 +34,7 @@ from gerbil_lsp.core.settings import validate
 from gerbil_lsp.server.analysis import analyze
 from gerbil_lsp.server.app import uri_to_path
 from gerbil_lsp.server.features.positions import range_of
-from tests.server import test_lsp_features as features
 from tests.server.test_lsp_features import FIXTURE_SRC, open_doc
-
-client = features.client  # the pytest-lsp fixture: one real `gerbil-lsp serve` process per test
 
 BOUND = 60.0  # seconds any one request or notification may take before we call it a hang
 ALIVE_TEXT = "(def h (make-hash-table))\n(hash-get h 'a)\n"
