@@ -27,10 +27,6 @@ TAG_GROUPS = (
 # Real Gerbil names (or tokens) a correct answer states that the bundled index, built from the
 # reference docs alone, does not hold as symbols.
 NOT_IN_BUNDLED_INDEX = {
-    # Documented under the combined heading "defclass defstruct define-class define-struct"
-    # (doc/reference/gerbil/prelude/macros.md), which the docs parser keeps as one entry.
-    "defclass": "combined MOP heading in prelude/macros.md",
-    "defstruct": "combined MOP heading in prelude/macros.md",
     # Clauses of `try` (doc/reference/std/sugar.md#try), not bindings of their own.
     "catch": "clause of try",
     "finally": "clause of try",

@@ -1,7 +1,7 @@
 """Call hierarchy through a real `gerbil-lsp serve` process (pytest-lsp): prepare, incoming and outgoing calls.
 
 The project ``(package: shop)``: ``util.ss`` defines ``price-of`` and a macro,
-``main.ss`` (on disk only, never opened) calls ``price-of`` from procedures, passes
+``main.ss`` (on disk only where callers are asked for) calls ``price-of`` from procedures, passes
 it as a value, shadows it in one form and calls it at top level. The index is
 built from the test Gerbil tree, so the prelude's procedures have source files.
 """
@@ -60,7 +60,11 @@ def lines_of(ranges: list[types.Range]) -> list[tuple[int, int]]:
 
 
 async def open_file(client: LanguageClient, project, name: str, text: str) -> str:
-    """The server started on the project, with ``name`` open once the workspace scan has reached it."""
+    """The server started on the project, with ``name`` open and published clean.
+
+    (Clean may come before the workspace scan ends: a file whose imports are not known yet gets no
+    unbound name. The call hierarchy's requests wait for the scan themselves.)
+    """
     await client.initialize_session(types.InitializeParams(
         capabilities=types.ClientCapabilities(), root_uri=project.as_uri(),
         initialization_options={"diagnostics": {"debounce_ms": 0},
@@ -68,7 +72,7 @@ async def open_file(client: LanguageClient, project, name: str, text: str) -> st
     uri = (project / name).as_uri()
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         text_document=types.TextDocumentItem(uri=uri, language_id="gerbil", version=1, text=text)))
-    while await published(client):  # main.ss's ./util resolves (no unbound name) once util.ss is scanned
+    while await published(client):
         if uri in client.diagnostics and not client.diagnostics[uri]:
             return uri
     raise AssertionError(f"{name} never came clean: {client.diagnostics.get(uri)}")
