@@ -29,12 +29,11 @@ from pathlib import Path
 from lsprotocol import types
 
 from gerbil_lsp.core.index import Symbol
-from gerbil_lsp.core.index.model import LocalDefinition
 from gerbil_lsp.core.reader import Node
 from gerbil_lsp.server.analysis import Analysis, analyze, top_units
 from gerbil_lsp.server.app import uri_to_path
 from gerbil_lsp.server.features.document_symbol import SYMBOL_KIND
-from gerbil_lsp.server.features.positions import node_range
+from gerbil_lsp.server.features.positions import definition_range, node_range
 from gerbil_lsp.server.features.references import (
     MAX_LISTED,
     all_uses,
@@ -92,13 +91,6 @@ def own_target(analysis: Analysis, name: str) -> Target:
     return Target(name, MODULE if module else FILE, analysis.uri, module=module)
 
 
-def name_range(local: LocalDefinition) -> types.Range:
-    end_line = local.end_line if local.end_line is not None else local.line
-    end_character = local.end_character if local.end_character is not None else local.character
-    return types.Range(start=types.Position(line=local.line, character=local.character),
-                       end=types.Position(line=end_line, character=end_character))
-
-
 def name_start(analysis: Analysis, name: str) -> int:
     d = analysis.definitions[name]
     return analysis.result.lines.offset(d.line, d.character)
@@ -109,7 +101,7 @@ def item_for(analysis: Analysis, name: str, target: Target | None = None) -> typ
     local = analysis.definitions.get(name)
     if local is None or local.kind not in CALLABLE:
         return None
-    selection = name_range(local)
+    selection = definition_range(local)
     unit = unit_at(analysis, name_start(analysis, name))
     target = target or own_target(analysis, name)
     return types.CallHierarchyItem(
@@ -139,7 +131,7 @@ def caller_item(analysis: Analysis, name: str | None) -> types.CallHierarchyItem
         local = analysis.definitions[name]
         return types.CallHierarchyItem(
             name=name, kind=SYMBOL_KIND.get(local.kind, types.SymbolKind.Variable), uri=analysis.uri,
-            range=name_range(local), selection_range=name_range(local), detail=local.kind)
+            range=definition_range(local), selection_range=definition_range(local), detail=local.kind)
     forms = analysis.result.forms
     start = types.Position(line=0, character=0)
     end = node_range(analysis, forms[-1]).end if forms else start
@@ -183,11 +175,11 @@ def incoming(analysis: Analysis, nodes: list[Node], declared: int | None) -> lis
 
 def outgoing(server, analysis: Analysis, name: str) -> list[types.CallHierarchyOutgoingCall]:
     """What the top-level definition ``name`` calls, by callee, in the order first called."""
-    unit = unit_at(analysis, name_start(analysis, name))
+    own = name_start(analysis, name)
+    unit = unit_at(analysis, own)
     if unit is None:
         return []
     local = locally_bound(analysis, unit)
-    own = name_start(analysis, name)
     sites: dict[tuple, list[Node]] = {}
     items: dict[tuple, types.CallHierarchyItem | None] = {}
     for node in symbols_named(unit, None):

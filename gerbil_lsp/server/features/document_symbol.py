@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from lsprotocol import types
 
+from gerbil_lsp.server.features.positions import definition_range
+
 SYMBOL_KIND = {  # the kinds of the index and the scanner, as LSP symbol kinds
     "procedure": types.SymbolKind.Function,
     "macro": types.SymbolKind.Function,
@@ -29,11 +31,9 @@ def register(server) -> None:
         for name, local in analysis.definitions.items():
             if local.generated_by and local.generated_by != name:
                 continue
-            start = types.Position(line=local.line, character=local.character)
-            end = types.Position(line=local.end_line if local.end_line is not None else local.line,
-                                 character=local.end_character if local.end_character is not None else local.character)
+            whole = definition_range(local)
             symbols.append(types.DocumentSymbol(
                 name=name, detail=local.signature or local.kind, kind=SYMBOL_KIND.get(local.kind, types.SymbolKind.Variable),
-                range=types.Range(start=start, end=end), selection_range=types.Range(start=start, end=start),
+                range=whole, selection_range=types.Range(start=whole.start, end=whole.start),
             ))
         return symbols

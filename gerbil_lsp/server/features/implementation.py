@@ -23,6 +23,12 @@ DEFINERS = frozenset(("defmethod", "defmethod/alias"))
 MAX_LISTED = 1_000
 
 
+def called_method(node: Node) -> Node | None:
+    """The method symbol of a ``{method obj ...}`` list (a call, or a ``defmethod``'s target), else None."""
+    head = node.children[0] if node.delimiter == "{" and node.children else None
+    return head if head is not None and head.kind is SYMBOL else None
+
+
 def method_at(path: list[Node]) -> str | None:
     """The method named by the symbol at the end of ``path`` (root first), when it names one."""
     if len(path) < 2 or path[-1].kind is not SYMBOL:
@@ -30,7 +36,7 @@ def method_at(path: list[Node]) -> str | None:
     node, parent = path[-1], path[-2]
     if parent.kind is not LIST or not parent.children or parent.children[0] is not node:
         return None
-    if parent.delimiter == "{":  # {area shape}, and the {area circle} of a defmethod
+    if called_method(parent) is node:  # {area shape}, and the {area circle} of a defmethod
         return node.value
     interface = path[-3] if len(path) > 2 else None
     if interface is not None and interface.head == "definterface" and any(parent is c for c in interface.children[2:]):
@@ -45,8 +51,8 @@ def implementations(forms: Iterable[Node], name: str) -> Iterator[Node]:
             if form.kind is not LIST or form.head not in DEFINERS or len(form.children) < 2:
                 continue
             target = form.children[1]
-            head = target.children[0] if target.kind is LIST and target.children else None
-            if target.delimiter == "{" and head is not None and head.kind is SYMBOL and head.value == name:
+            method = called_method(target)
+            if method is not None and method.value == name:
                 yield target
 
 

@@ -27,6 +27,14 @@ def node_range(analysis: Analysis, node: Node) -> types.Range:
     return range_of(analysis, node.start, node.end)
 
 
+def definition_range(local) -> types.Range:
+    """The range of a top-level definition's name (a :class:`LocalDefinition`; its end may be unknown)."""
+    end_line = local.end_line if local.end_line is not None else local.line
+    end_character = local.end_character if local.end_character is not None else local.character
+    return types.Range(start=types.Position(line=local.line, character=local.character),
+                       end=types.Position(line=end_line, character=end_character))
+
+
 def word_before(text: str, offset: int) -> tuple[int, str]:
     """The symbol prefix typed just before ``offset``: (start offset, prefix)."""
     start = offset

@@ -27,6 +27,7 @@ from gerbil_lsp.core.index import Symbol
 from gerbil_lsp.core.index.symindex import PRELUDE_MODULE
 from gerbil_lsp.core.reader import SYMBOL, LineIndex, Node
 from gerbil_lsp.server.analysis import Analysis, top_units
+from gerbil_lsp.server.features.implementation import called_method
 from gerbil_lsp.server.occurrences import home_of, locally_bound, symbols_named
 
 TOKEN_TYPES = ["namespace", "class", "variable", "function", "macro", "keyword", "method"]
@@ -92,8 +93,9 @@ def _method_names(unit: Node) -> set[int]:
     stack = [unit]
     while stack:
         node = stack.pop()
-        if node.delimiter == "{" and node.children and node.children[0].kind is SYMBOL:
-            out.add(id(node.children[0]))
+        method = called_method(node)
+        if method is not None:
+            out.add(id(method))
         stack.extend(node.children)
     return out
 
