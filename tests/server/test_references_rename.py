@@ -96,6 +96,22 @@ async def test_references_find_the_export_across_the_workspace_but_not_in_quoted
     assert ("util.ss", 3, 6, 14) not in places(without) and len(without) == 3
 
 
+async def test_the_preludes_syntax_gets_no_references_but_its_procedures_do(client, project):
+    """``def`` is used by every file: like a keyword, it is not searched for; ``*`` is a procedure, and is."""
+    uri = await start(client, project)
+    keyword = await client.text_document_references_async(types.ReferenceParams(
+        context=types.ReferenceContext(include_declaration=True), **at(uri, 2, 2)))
+    assert keyword is not None and len(keyword) == 0  # an answer: none
+    in_file = await client.text_document_document_highlight_async(types.DocumentHighlightParams(**at(uri, 2, 2)))
+    assert [h.range.start.line for h in in_file] == [2, 5]  # the editor still shows it in the file
+    util = (project / "util.ss").as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=util, language_id="gerbil", version=1, text=UTIL)))
+    times = await client.text_document_references_async(types.ReferenceParams(
+        context=types.ReferenceContext(include_declaration=True), **at(util, 4, 4)))
+    assert places(times) == [("util.ss", 4, 3, 4), ("util.ss", 8, 5, 6)]
+
+
 async def test_highlights_show_a_local_binding_in_its_form_and_the_definition_as_written(client, project):
     await start(client, project)
     util = (project / "util.ss").as_uri()

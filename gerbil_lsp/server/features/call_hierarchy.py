@@ -38,6 +38,7 @@ from gerbil_lsp.server.features.references import (
     MAX_LISTED,
     all_uses,
     declaration_start,
+    is_language,
     under_cursor,
 )
 from gerbil_lsp.server.occurrences import (
@@ -54,7 +55,6 @@ from gerbil_lsp.server.occurrences import (
 )
 
 CALLABLE = frozenset(("procedure", "method", "macro", "syntax", "extern", "ffi"))
-SYNTAX = frozenset(("macro", "syntax"))
 NOT_CALLS = frozenset(("import", "export", "declare", "include"))  # forms whose symbols name, not call
 
 
@@ -208,14 +208,6 @@ def callee(server, analysis: Analysis, name: str, items: dict) -> tuple | None:
             target = Target(symbol.name, MODULE, analysis.uri, module=home)
             items[key] = None if is_language(server, symbol, home) else item_from_index(symbol, target)
     return key if items[key] is not None else None
-
-
-def is_language(server, symbol: Symbol, home: str) -> bool:
-    """Syntax from outside the workspace (``def``, ``let``, ``for``): the language, not something called."""
-    if symbol.kind not in SYNTAX:
-        return False
-    path = server.index.module_path(home) if server.index is not None else None
-    return not path or server.workspace_modules.in_workspace(path) is None
 
 
 def register(server) -> None:
