@@ -40,7 +40,7 @@ from gerbil_lsp.core import collector
 from gerbil_lsp.core.index import DriftEntry, ImportSpec, LocalDefinition, Symbol, SymbolIndex
 from gerbil_lsp.core.index.modules import resolve_string_import
 from gerbil_lsp.core.index.source import ModuleSource, scan_definer, scan_forms
-from gerbil_lsp.core.index.symindex import PRELUDE_MODULE
+from gerbil_lsp.core.index.symindex import PRELUDE_MODULE, VisibleNames
 from gerbil_lsp.core.macros import Plan, expand, plan_of, top_forms, transformer_plan, with_id
 from gerbil_lsp.core.macros import TemplateNode as _T
 from gerbil_lsp.core.reader import DOT as _DOT
@@ -119,7 +119,7 @@ class Analysis:
     result: ReadResult
     index: SymbolIndex
     path: str | None = None
-    _visible: dict[str, Symbol] | None = field(default=None, repr=False)
+    _visible: VisibleNames | None = field(default=None, repr=False)
     # The previous version's problems by form, to reuse; and this version's, once computed.
     earlier: FormProblems | None = field(default=None, repr=False)
     form_problems: FormProblems | None = field(default=None, repr=False, init=False)
@@ -167,7 +167,7 @@ class Analysis:
         return sorted((lines.offset(d.line, d.character), name) for name, d in self.definitions.items())
 
     @property
-    def visible(self) -> dict[str, Symbol]:
+    def visible(self) -> VisibleNames:
         """Prelude plus imported exports, by visible name."""
         if self._visible is None:
             self._visible = self.index.visible_names(self.imports)

@@ -196,6 +196,19 @@ def test_visible_names_are_kept_per_imports_until_the_index_changes():
     assert "old" not in local.visible_names(only)
 
 
+def test_names_by_prefix_come_in_order_and_follow_the_index():
+    local = build_index(FIX / "docs", FIX / "gerbil-src")
+    everything = sorted(local.names())
+    assert list(local.names_starting("hash-")) == [n for n in everything if n.startswith("hash-")]
+    assert list(local.names_starting("")) == everything
+    assert list(local.names_starting("zzz-none")) == []
+    local.add_module(":proj/x", [Symbol(name="hash-fresh", arity=Arity(0, 0))], path="/tmp/x.ss")
+    assert "hash-fresh" in local.names_starting("hash-f")  # kept until the index changes, then made again
+    visible = local.visible_names([":proj/x"])
+    assert list(visible.starting("hash-")) == sorted(n for n in visible if n.startswith("hash-"))
+    assert "hash-fresh" in visible.starting("hash-")
+
+
 def test_docs_plus_project_without_gerbil_tree(tmp_path):
     proj = tmp_path / "proj"
     proj.mkdir()

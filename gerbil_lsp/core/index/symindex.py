@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,31 @@ def _pref_key(sym: Symbol) -> tuple:
     mod = sym.module or ""
     internal = mod.startswith(_INTERNAL_PREFIXES) or "/private" in mod or "/_" in mod
     return (not sym.exported, not sym.documented, internal, mod.count("/"), len(mod), mod)
+
+
+def starting(ordered: list[str], prefix: str) -> Iterator[str]:
+    """The names of the sorted list ``ordered`` that start with ``prefix``, in order."""
+    for name in ordered[bisect_left(ordered, prefix):]:
+        if not name.startswith(prefix):
+            return
+        yield name
+
+
+class VisibleNames(dict):
+    """What a file sees, by visible name: a dict, which also lists its names by prefix, in order.
+
+    The index keeps one per set of imports, shared by every version of every file that
+    imports so; its sorted names are made on the first completion and kept with it.
+    """
+
+    __slots__ = ("_ordered",)
+
+    def starting(self, prefix: str) -> Iterator[str]:
+        try:
+            ordered = self._ordered
+        except AttributeError:
+            ordered = self._ordered = sorted(self)
+        return starting(ordered, prefix)
 
 
 class SymbolIndex:
@@ -53,8 +79,9 @@ class SymbolIndex:
         self.source_file: str | None = None  # the file it was loaded from
         self.bundled = False  # loaded from the copy shipped with the package
         self.generation = 0  # counts changes after loading: what is derived from the index is stale when it moved
-        self._visible_memo: dict[tuple, dict[str, Symbol]] = {}  # visible_names by imports, for this generation
+        self._visible_memo: dict[tuple, VisibleNames] = {}  # visible_names by imports, for this generation
         self._visible_memo_generation = 0
+        self._sorted_names: tuple[int, list[str]] | None = None  # (generation, every name in order)
         for s in symbols:
             self._add(s)
 
@@ -310,6 +337,12 @@ class SymbolIndex:
     def names(self) -> set[str]:
         return {n for n, keys in self._by_name.items() if keys}
 
+    def names_starting(self, prefix: str) -> Iterator[str]:
+        """Every name that starts with ``prefix``, in order (completion asks on each keystroke)."""
+        if self._sorted_names is None or self._sorted_names[0] != self.generation:
+            self._sorted_names = (self.generation, sorted(self.names()))
+        return starting(self._sorted_names[1], prefix)
+
     def get(self, module: str | None, name: str) -> Symbol | None:
         if module == PRELUDE_MODULE and (module, name) not in self._rows:
             module = None
@@ -408,7 +441,7 @@ class SymbolIndex:
         return None
 
     def visible_names(self, imports: Iterable[str | ImportSpec] | None = None,
-                      *, phase: int = 0, syntax: bool = True) -> dict[str, Symbol]:
+                      *, phase: int = 0, syntax: bool = True) -> VisibleNames:
         """Prelude plus imported exports, by visible name (for completion).
 
         With ``syntax`` the prelude's syntax-time names (``syntax-case`` ...) are
@@ -425,8 +458,8 @@ class SymbolIndex:
             known = self._visible_memo[key] = self._visible_names(specs, phase, syntax)
         return known
 
-    def _visible_names(self, specs: list[ImportSpec], phase: int, syntax: bool) -> dict[str, Symbol]:
-        out: dict[str, Symbol] = {}
+    def _visible_names(self, specs: list[ImportSpec], phase: int, syntax: bool) -> VisibleNames:
+        out = VisibleNames()
         if phase == 0:
             if syntax:
                 for n in self._prelude_other:

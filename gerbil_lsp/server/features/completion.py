@@ -70,13 +70,19 @@ def index_items(analysis, offset: int) -> tuple[list[types.CompletionItem], bool
             seen.add(name)
             items.append(types.CompletionItem(label=name, kind=types.CompletionItemKind.Function,
                                               detail=local.signature or local.kind, sort_text=f"1{name}"))
-    for name, symbol in sorted(analysis.visible.items()):
-        if name.startswith(prefix) and name not in seen:
+    visible = analysis.visible
+    for name in visible.starting(prefix):
+        if len(items) > MAX_ITEMS:
+            break  # one past the last shown: the list is incomplete
+        if name not in seen:
             seen.add(name)
+            symbol = visible[name]
             items.append(_item(symbol, name, "2" if symbol.module else "3"))
     if len(prefix) >= 2:
-        for name in sorted(analysis.index.names()):
-            if name in seen or not name.startswith(prefix):
+        for name in analysis.index.names_starting(prefix):
+            if len(items) > MAX_ITEMS:
+                break  # one past the last shown: the list is incomplete
+            if name in seen:
                 continue
             modules = analysis.index.modules_exporting(name)
             if not modules:
