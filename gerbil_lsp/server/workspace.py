@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 #: an unsaved edit is scanned once its text has rested this long
 REST_S = 1.0
-#: a whole-workspace scan of this many files or more shows progress in the editor
+#: a whole-workspace scan or search of this many files or more shows progress in the editor
 PROGRESS_FROM = 50
 
 
@@ -93,23 +93,31 @@ def _files_to_scan(roots: list[str], limit: int, index) -> list[str]:
     return out
 
 
-def _on_disk(open_paths: set[str], roots: list[str], limit: int) -> Iterator[SearchedFile]:
-    """The workspace's ``.ss`` files not open in the editor, each read as it is needed."""
+def _disk_paths(open_paths: set[str], roots: list[str], limit: int) -> list[str]:
+    """The workspace's ``.ss`` files not open in the editor (the first ``limit``)."""
     if not limit:
-        return
-    seen: set[str] = set()  # a folder inside another is walked twice
+        return []
+    seen: dict[str, None] = {}  # in walk order; a folder inside another is walked twice
     for root in roots:
         for path, _ in source_files(root, limit):
             path = os.path.normpath(path)
-            if path in open_paths or path in seen or len(seen) >= limit:
-                continue
-            seen.add(path)
-            try:
-                text = Path(path).read_text(encoding="utf-8", errors="replace")
-            except OSError as exc:
-                log.warning("searching the workspace: cannot read %s (%s)", path, exc)
-                continue
-            yield SearchedFile(Path(path).as_uri(), text, path)
+            if path not in open_paths and path not in seen and len(seen) < limit:
+                seen[path] = None
+    return list(seen)
+
+
+def _read_each(paths: list[str], report: Callable[[int], None] | None = None) -> Iterator[SearchedFile]:
+    """Each file read as it is needed; ``report(n)`` after the n-th."""
+    for done, path in enumerate(paths, 1):
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            log.warning("searching the workspace: cannot read %s (%s)", path, exc)
+            continue
+        finally:
+            if report is not None:
+                report(done)
+        yield SearchedFile(Path(path).as_uri(), text, path)
 
 
 def _under(path: str, root: str) -> bool:
@@ -117,18 +125,18 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-class _ScanProgress:
-    """The whole-workspace scan as work-done progress in the editor (``$/progress``), where it shows one."""
+class _Progress:
+    """Work over many files as work-done progress in the editor (``$/progress``), where it shows one."""
 
-    def __init__(self, server, total: int) -> None:
-        self.server, self.total = server, total
+    def __init__(self, server, title: str, total: int) -> None:
+        self.server, self.title, self.total = server, title, total
         self.token = f"gerbil-lsp-workspace-{uuid.uuid4().hex[:8]}"
         self._shown = 0
 
     async def begin(self) -> None:
         await self.server.work_done_progress.create_async(self.token)
         self.server.work_done_progress.begin(self.token, types.WorkDoneProgressBegin(
-            title="gerbil-lsp: indexing the workspace", message=f"0/{self.total} files", percentage=0))
+            title=f"gerbil-lsp: {self.title}", message=f"0/{self.total} files", percentage=0))
 
     def report(self, done: int) -> None:
         percentage = 100 * done // self.total
@@ -137,8 +145,8 @@ class _ScanProgress:
             self.server.work_done_progress.report(self.token, types.WorkDoneProgressReport(
                 message=f"{done}/{self.total} files", percentage=percentage))
 
-    def end(self, modules: int) -> None:
-        self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=f"{modules} modules"))
+    def end(self, message: str) -> None:
+        self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
 
 
 class WorkspaceModules:
@@ -217,7 +225,15 @@ class WorkspaceModules:
         """
         open_paths = set(self._open_texts())
         async with self._lock:
-            return await asyncio.to_thread(job, _on_disk(open_paths, list(self.roots), self.limit))
+            paths = await asyncio.to_thread(_disk_paths, open_paths, list(self.roots), self.limit)
+            progress = await self._progress("searching the workspace", len(paths))
+            loop = asyncio.get_running_loop()
+            report = (lambda done: loop.call_soon_threadsafe(progress.report, done)) if progress else None
+            try:
+                return await asyncio.to_thread(job, _read_each(paths, report))
+            finally:
+                if progress is not None:
+                    progress.end(f"{len(paths)} files")
 
     async def settled(self) -> None:
         """Wait for the scans under way or waiting to commit: then module ids and exports are the workspace's."""
@@ -267,7 +283,7 @@ class WorkspaceModules:
             paths = sorted(set(paths) | set(texts))
             if not paths:
                 return
-            progress = await self._progress(len(paths))
+            progress = await self._progress("indexing the workspace", len(paths))
             loop = asyncio.get_running_loop()
             report = (lambda done: loop.call_soon_threadsafe(progress.report, done)) if progress else None
             scanned: dict = {}
@@ -276,19 +292,19 @@ class WorkspaceModules:
                 self._commit(index, paths, scanned)
             finally:
                 if progress is not None:
-                    progress.end(len(scanned))
+                    progress.end(f"{len(scanned)} modules")
             log.info("workspace %s: %d of its modules scanned", ", ".join(roots), len(scanned))
 
-    async def _progress(self, total: int) -> _ScanProgress | None:
-        """Progress for a scan long enough to notice, when the editor shows work-done progress."""
+    async def _progress(self, title: str, total: int) -> _Progress | None:
+        """Progress for work over enough files to notice, when the editor shows work-done progress."""
         window = self.server.client_capabilities.window
         if total < PROGRESS_FROM or not (window and window.work_done_progress):
             return None
-        progress = _ScanProgress(self.server, total)
+        progress = _Progress(self.server, title, total)
         try:
             await progress.begin()
-        except Exception as exc:  # the editor refused the token: scan without showing it
-            log.info("no progress shown for the workspace scan: %s", exc)
+        except Exception as exc:  # the editor refused the token: work without showing it
+            log.info("no progress shown for %s: %s", title, exc)
             return None
         return progress
 

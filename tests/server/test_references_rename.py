@@ -96,6 +96,29 @@ async def test_references_find_the_export_across_the_workspace_but_not_in_quoted
     assert ("util.ss", 3, 6, 14) not in places(without) and len(without) == 3
 
 
+async def test_a_search_through_many_files_shows_progress_in_the_editor(client, project):
+    for n in range(60):
+        (project / f"part{n}.ss").write_text(f"(import ./util)\n(export part-{n})\n(def (part-{n} x) (price-of x {n}))\n")
+    await client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)),
+        root_uri=project.as_uri(),
+        initialization_options={"index": {"path": str(project.parent / "index.json.gz")}}))
+    uri = (project / "main.ss").as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="gerbil", version=1, text=MAIN)))
+    await scanned(client, uri)
+    found = await client.text_document_references_async(types.ReferenceParams(
+        context=types.ReferenceContext(include_declaration=True), **at(uri, 3, 4)))
+    assert len([place for place in places(found) if place[0].startswith("part")]) == 60
+    (steps,) = [steps for steps in client.progress_reports.values()
+                if steps and steps[0].title == "gerbil-lsp: searching the workspace"]
+    # on disk: util.ss and the 60 parts (main.ss is open: its editor text is searched, not the file)
+    assert steps[0].message == "0/61 files"
+    assert isinstance(steps[-1], types.WorkDoneProgressEnd) and steps[-1].message == "61 files"
+    shown = [step.percentage for step in steps[1:-1]]
+    assert shown == sorted(shown) and shown[-1] == 100 and len(shown) <= 21  # a report per 5%, not per file
+
+
 async def test_the_preludes_syntax_gets_no_references_but_its_procedures_do(client, project):
     """``def`` is used by every file: like a keyword, it is not searched for; ``*`` is a procedure, and is."""
     uri = await start(client, project)
