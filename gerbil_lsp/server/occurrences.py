@@ -19,8 +19,9 @@ hygiene makes them.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -33,6 +34,8 @@ LOCAL, FILE, MODULE = "local", "file", "module"
 _DATA_QUOTES = frozenset(("'", "#&"))  # quoted data and boxes: nothing inside is a use
 _UNQUOTES = frozenset((",", ",@"))
 _DATA_CLAUSES = frozenset(("case", "ecase", "hash", "hash-eq", "hash-eqv"))
+# what may stand before or after a symbol (a regex class body): space, brackets, quotes, ``,@``, bars, ``;``
+_DELIMITERS = r"\s()\[\]{}'`,@;\"|"
 
 
 class SearchedFile(NamedTuple):
@@ -185,15 +188,28 @@ def uses_in(analysis: Analysis, target: Target, version: int | None = None) -> U
     return uses
 
 
-def uses_in_files(index: SymbolIndex, target: Target, files: Iterable[SearchedFile]) -> list[Uses]:
-    """Uses of ``target`` in each file that has any. Runs on a worker thread.
+def spelled_in(name: str) -> Callable[[str], bool]:
+    """A test for texts that may use ``name``: those that spell it as a whole symbol.
 
-    A file whose text does not contain the name cannot use it (an alias made by
-    ``prefix-in`` contains it; one made by ``rename-in`` is declared by a use of it).
+    Analysing a file is what a search costs; ``error`` or ``-`` is inside other names
+    in nearly every file (``raise-io-error``, ``string->list``). An alias made by
+    ``prefix-in`` spells the name inside a longer symbol, so a file with a ``prefix-in``
+    only needs to contain it; one made by ``rename-in`` is declared by a whole use of it.
     """
+    whole = re.compile(rf"(?<![^{_DELIMITERS}]){re.escape(name)}(?![^{_DELIMITERS}])")
+
+    def may_use(text: str) -> bool:
+        return name in text and ("prefix-in" in text or whole.search(text) is not None)
+
+    return may_use
+
+
+def uses_in_files(index: SymbolIndex, target: Target, files: Iterable[SearchedFile]) -> list[Uses]:
+    """Uses of ``target`` in each file that has any (:func:`spelled_in` says which to read). Runs on a worker thread."""
+    may_use = spelled_in(target.name)
     out = []
     for uri, text, path in files:
-        if target.name not in text:
+        if not may_use(text):
             continue
         uses = uses_in(analyze(text, uri, index, path=path), target)
         if uses.nodes or uses.shadowed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gerbil_lsp.core.reader import read_source
-from gerbil_lsp.server.occurrences import symbols_named
+from gerbil_lsp.server.occurrences import spelled_in, symbols_named
 
 
 def uses(text: str, name: str = "x") -> list[int]:
@@ -34,3 +34,15 @@ def test_a_quasiquote_inside_an_unquote_counts_again():
     text = "`(a ,(list `(x ,x)))"
     marks = "                ^   "
     assert uses(text) == marked(marks)
+
+
+def test_a_search_reads_the_files_that_spell_the_name_as_a_whole_symbol():
+    may_use = spelled_in("error")
+    for text in ("(error \"no\")", "error", "(f\terror)", "[error]", "{error x}", "(list ,@error)", "#'error",
+                 "(f |error|)", "(g error;why\n)", "'(a . error)"):
+        assert may_use(text), text
+    for text in ("(raise-io-error x)", "(error-message e)", "(f error?)", "(f error: 1)", "(f errors)", ""):
+        assert not may_use(text), text
+    # (prefix-in :std/error e:) makes e:error, which spells it inside a longer symbol
+    assert spelled_in("error")("(import (prefix-in :std/error e:))\n(e:error 1)")
+    assert spelled_in("a.b")("(f a.b)") and not spelled_in("a.b")("(f axb)")  # the name is no pattern
