@@ -17,7 +17,7 @@ from lsprotocol import types
 from gerbil_lsp.core.macros import top_forms
 from gerbil_lsp.core.reader import LIST, SYMBOL, Node, read_source
 from gerbil_lsp.server.features.positions import node_range, offset_of
-from gerbil_lsp.server.occurrences import SearchedFile
+from gerbil_lsp.server.occurrences import SearchedFile, spelled_in
 
 DEFINERS = frozenset(("defmethod", "defmethod/alias"))
 MAX_LISTED = 1_000
@@ -58,9 +58,10 @@ def implementations(forms: Iterable[Node], name: str) -> Iterator[Node]:
 
 def on_disk(name: str, files: Iterable[SearchedFile]) -> list[types.Location]:
     """:func:`implementations` in files not open in the editor. Runs on a worker thread."""
+    may_use = spelled_in(name)
     out = []
     for uri, text, _ in files:
-        if "defmethod" not in text or name not in text:
+        if "defmethod" not in text or not may_use(text):
             continue
         result = read_source(text)
         lines = result.lines
