@@ -20,9 +20,10 @@ from tests.edits import applied
 FIXTURE_SRC = Path(__file__).resolve().parents[1] / "fixtures" / "server" / "gerbil-src"
 
 
-async def open_doc(client: LanguageClient, root: Path, text: str, name: str = "main.ss", init: dict | None = None) -> str:
+async def open_doc(client: LanguageClient, root: Path, text: str, name: str = "main.ss", init: dict | None = None,
+                   capabilities: types.ClientCapabilities | None = None) -> str:
     await client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(),
+        capabilities=capabilities or types.ClientCapabilities(),
         root_uri=root.as_uri(),
         initialization_options={"diagnostics": {"debounce_ms": 0}, **(init or {})},
     ))
@@ -66,6 +67,37 @@ async def test_completion_offers_locals_prelude_and_imports(client: LanguageClie
     result = await client.text_document_completion_async(types.CompletionParams(
         text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=3, character=8)))
     assert "count-keys" not in labels(result) and "hash-get" in labels(result)  # prefix "has" filters
+
+
+async def test_completion_sends_documentation_with_the_items_or_on_resolve_as_the_client_says(
+        client: LanguageClient, tmp_path):
+    text = "(def (count-keys table)\n  (hash-g table 'k))\n"
+    at = types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=(tmp_path / "main.ss").as_uri()),
+                                position=types.Position(line=1, character=9))
+    lazy = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
+        completion=types.CompletionClientCapabilities(completion_item=types.ClientCompletionItemOptions(
+            documentation_format=[types.MarkupKind.Markdown],
+            resolve_support=types.ClientCompletionItemResolveOptions(properties=["documentation"])))))
+    await open_doc(client, tmp_path, text, capabilities=lazy)
+    assert client.capabilities is not None
+    result = await client.text_document_completion_async(at)
+    listed = next(item for item in result.items if item.label == "hash-get")
+    assert listed.documentation is None and "(hash-get hash key)" in listed.detail
+    resolved = await client.completion_item_resolve_async(listed)
+    doc = resolved.documentation.value
+    assert "#f" in doc and "https://cons.io/reference/gerbil/runtime/hash-tables.html#hash-get" in doc
+    assert resolved.label == "hash-get" and resolved.detail == listed.detail
+    local = types.CompletionItem(label="table", detail="local")  # nothing to add: it comes back as it was
+    assert await client.completion_item_resolve_async(local) == local
+
+
+async def test_completion_items_carry_their_documentation_for_a_client_that_does_not_resolve(
+        client: LanguageClient, tmp_path):
+    uri = await open_doc(client, tmp_path, "(def (count-keys table)\n  (hash-g table 'k))\n")
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=1, character=9)))
+    listed = next(item for item in result.items if item.label == "hash-get")
+    assert "hash-tables.html#hash-get" in listed.documentation.value and listed.data is None
 
 
 async def test_completion_from_unimported_module_adds_the_import(client: LanguageClient, tmp_path):
