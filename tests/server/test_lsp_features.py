@@ -123,6 +123,27 @@ async def test_hover_shows_arity_module_and_doc_link(client: LanguageClient, tmp
     assert hover.range == types.Range(start=types.Position(line=1, character=1), end=types.Position(line=1, character=9))
 
 
+async def test_a_client_that_reads_no_markdown_gets_plain_text_in_hover_and_completion(client: LanguageClient,
+                                                                                       tmp_path):
+    plain = [types.MarkupKind.PlainText]
+    capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
+        hover=types.HoverClientCapabilities(content_format=plain),
+        completion=types.CompletionClientCapabilities(
+            completion_item=types.ClientCompletionItemOptions(documentation_format=plain))))
+    uri = await open_doc(client, tmp_path, "(def h (make-hash-table))\n(hash-get h 'a)\n(hash-g h)\n",
+                         capabilities=capabilities)
+    hover = await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=1, character=3)))
+    assert hover.contents.kind == types.MarkupKind.PlainText
+    assert hover.contents.value.startswith("(hash-get hash key)") and "```" not in hover.contents.value
+    assert "procedure — prelude (no import needed) — arity 2" in hover.contents.value  # no *emphasis* marks
+    assert "Documentation <https://cons.io/reference/gerbil/runtime/hash-tables.html#hash-get>" in hover.contents.value
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=2, character=7)))
+    doc = next(item for item in result.items if item.label == "hash-get").documentation
+    assert doc.kind == types.MarkupKind.PlainText and "](" not in doc.value and "<https://cons.io/" in doc.value
+
+
 async def test_signature_help_tracks_the_active_parameter(client: LanguageClient, tmp_path):
     uri = await open_doc(client, tmp_path, "(hash-get table )\n")
     help_ = await client.text_document_signature_help_async(types.SignatureHelpParams(

@@ -22,6 +22,7 @@ from lsprotocol import types
 from gerbil_lsp.core.index import Symbol
 from gerbil_lsp.server.analysis import _bound_names
 from gerbil_lsp.server.features.imports import add_import_edit
+from gerbil_lsp.server.features.markup import completion_formats, for_client
 from gerbil_lsp.server.features.positions import offset_of, word_before
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def register(server) -> None:
         lazy = resolves_documentation(server.client_capabilities)
         items, truncated = index_items(analysis, offset_of(analysis, params.position), lazy)
         items.extend(await _model_items(server, params))
+        for_client(items, completion_formats(server.client_capabilities))
         return types.CompletionList(is_incomplete=truncated or server.model is not None, items=items)
 
     @server.feature(types.COMPLETION_ITEM_RESOLVE)
@@ -137,6 +139,7 @@ def register(server) -> None:
             symbol = server.index.get(data.get("module"), name)
             if symbol is not None:
                 item.documentation = documentation(symbol)
+                for_client([item], completion_formats(server.client_capabilities))
         return item
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
+from gerbil_lsp.server.features.markup import hover_formats, markup
 from gerbil_lsp.server.features.positions import node_range, offset_of, symbol_at
 
 
@@ -30,6 +31,6 @@ def register(server) -> None:
         if text is None:
             return None
         return types.Hover(
-            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+            contents=markup(text, hover_formats(server.client_capabilities)),
             range=node_range(analysis, node),
         )
