@@ -125,13 +125,14 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-class _Progress:
+class WorkProgress:
     """Work over many files as work-done progress in the editor (``$/progress``), where it shows one."""
 
     def __init__(self, server, title: str, total: int) -> None:
         self.server, self.title, self.total = server, title, total
         self.token = f"gerbil-lsp-workspace-{uuid.uuid4().hex[:8]}"
         self._shown = 0
+        self._ended = False  # a cancelled request ends it while its worker thread still reads
 
     async def begin(self) -> None:
         await self.server.work_done_progress.create_async(self.token)
@@ -140,12 +141,15 @@ class _Progress:
 
     def report(self, done: int) -> None:
         percentage = 100 * done // self.total
+        if self._ended:
+            return
         if percentage >= self._shown + 5 or done == self.total:  # a message per 5%, not per file
             self._shown = percentage
             self.server.work_done_progress.report(self.token, types.WorkDoneProgressReport(
                 message=f"{done}/{self.total} files", percentage=percentage))
 
     def end(self, message: str) -> None:
+        self._ended = True
         self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
 
 
@@ -295,12 +299,12 @@ class WorkspaceModules:
                     progress.end(f"{len(scanned)} modules")
             log.info("workspace %s: %d of its modules scanned", ", ".join(roots), len(scanned))
 
-    async def _progress(self, title: str, total: int) -> _Progress | None:
+    async def _progress(self, title: str, total: int) -> WorkProgress | None:
         """Progress for work over enough files to notice, when the editor shows work-done progress."""
         window = self.server.client_capabilities.window
         if total < PROGRESS_FROM or not (window and window.work_done_progress):
             return None
-        progress = _Progress(self.server, title, total)
+        progress = WorkProgress(self.server, title, total)
         try:
             await progress.begin()
         except Exception as exc:  # the editor refused the token: work without showing it

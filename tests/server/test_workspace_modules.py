@@ -17,7 +17,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from gerbil_lsp.core.index import SymbolIndex, build_index
-from gerbil_lsp.server.workspace import workspace_files
+from gerbil_lsp.server.workspace import WorkProgress, workspace_files
 from tests.server.test_lsp_features import FIXTURE_SRC
 
 UTIL = ("(import :gerbil/core)\n(export price-of)\n\n(def (price-of item qty)\n  (* qty 2))\n"
@@ -212,6 +212,25 @@ async def test_a_long_scan_shows_progress_in_the_editor(client, project):
     assert isinstance(steps[-1], types.WorkDoneProgressEnd) and steps[-1].message == "62 modules"
     shown = [step.percentage for step in steps[1:-1]]
     assert shown == sorted(shown) and shown[-1] == 100 and len(shown) <= 21  # a report per 5%, not per file
+
+
+def test_progress_says_nothing_after_its_end():
+    """A cancelled search ends its progress while its worker thread still reads files and reports them."""
+    sent = []
+
+    class Recorder:  # what pygls's work_done_progress is sent, in order
+        def report(self, token, value):
+            sent.append(value)
+
+        def end(self, token, value):
+            sent.append(value)
+
+    server = type("Server", (), {"work_done_progress": Recorder()})()
+    progress = WorkProgress(server, "searching the workspace", 100)
+    progress.report(50)
+    progress.end("cancelled")
+    progress.report(100)
+    assert [type(step).__name__ for step in sent] == ["WorkDoneProgressReport", "WorkDoneProgressEnd"]
 
 
 def test_the_workspace_walk_skips_build_output_stops_at_the_limit_and_leaves_what_the_index_has(project, tmp_path):
