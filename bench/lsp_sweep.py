@@ -37,6 +37,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.lsp_latency import percentile  # noqa: E402
 from gerbil_lsp.core.positions import LineIndex  # noqa: E402
 from gerbil_lsp.core.reader import NodeKind, read_source  # noqa: E402
 
@@ -216,11 +217,6 @@ async def sweep(server: list[str], root: Path, files: list[Path], positions: int
         finally:
             await client.stop()
     return result
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(-(-q * len(ordered) // 100)) - 1))]
 
 
 def main() -> int:
