@@ -82,9 +82,10 @@ async def method_implementations(server, analysis, position: types.Position) -> 
         return None
     found = await server.workspace_modules.search(lambda files: on_disk(name, files))
     # the open documents after the wait, on the event loop: their trees are only read here
+    may_use = spelled_in(name)
     for uri in list(server.workspace.text_documents):
         opened = server.analysis(uri)
-        if opened is not None and name in opened.result.text:
+        if opened is not None and may_use(opened.result.text):
             found.extend(types.Location(uri=uri, range=node_range(opened, target))
                          for target in implementations(opened.result.forms, name))
     found.sort(key=lambda at: (at.uri, at.range.start.line, at.range.start.character))

@@ -30,6 +30,7 @@ from gerbil_lsp.server.occurrences import (
     Target,
     Uses,
     defines,
+    spelled_in,
     target_at,
     uses_in,
     uses_in_files,
@@ -77,8 +78,9 @@ async def all_uses(server, analysis: Analysis, target: Target) -> list[Uses]:
         opened, on_disk = [analysis], []
     else:
         on_disk = await server.workspace_modules.search(partial(uses_in_files, analysis.index, target))
+        may_use = spelled_in(target.name)
         opened = [found for found in map(server.analysis, list(server.workspace.text_documents))
-                  if found is not None and target.name in found.result.text]
+                  if found is not None and may_use(found.result.text)]
     out = []
     for each in opened:
         document = server.document(each.uri)
