@@ -148,6 +148,11 @@ class WorkProgress:
             self.server.work_done_progress.report(self.token, types.WorkDoneProgressReport(
                 message=f"{done}/{self.total} files", percentage=percentage))
 
+    def from_thread(self) -> Callable[[int], None]:
+        """``report`` for a worker thread: it hands each count to the event loop."""
+        loop = asyncio.get_running_loop()
+        return lambda done: loop.call_soon_threadsafe(self.report, done)
+
     def end(self, message: str) -> None:
         self._ended = True
         self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
@@ -231,10 +236,8 @@ class WorkspaceModules:
         async with self._lock:
             paths = await asyncio.to_thread(_disk_paths, open_paths, list(self.roots), self.limit)
             progress = await self._progress("searching the workspace", len(paths))
-            loop = asyncio.get_running_loop()
-            report = (lambda done: loop.call_soon_threadsafe(progress.report, done)) if progress else None
             try:
-                return await asyncio.to_thread(job, _read_each(paths, report))
+                return await asyncio.to_thread(job, _read_each(paths, progress and progress.from_thread()))
             finally:
                 if progress is not None:
                     progress.end(f"{len(paths)} files")
@@ -288,11 +291,10 @@ class WorkspaceModules:
             if not paths:
                 return
             progress = await self._progress("indexing the workspace", len(paths))
-            loop = asyncio.get_running_loop()
-            report = (lambda done: loop.call_soon_threadsafe(progress.report, done)) if progress else None
             scanned: dict = {}
             try:
-                scanned = await asyncio.to_thread(_module_rows, index, self._by_root(paths), texts, report)
+                scanned = await asyncio.to_thread(_module_rows, index, self._by_root(paths), texts,
+                                                  progress and progress.from_thread())
                 self._commit(index, paths, scanned)
             finally:
                 if progress is not None:
